@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+
+.PHONY: run test test-unit test-graph lint standin eval-summaries bench clean
+
+# torch==2.13.0 first: it is the CPU build on this machine's disk; a bare `torch` requirement
+# would otherwise fetch a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/serve run serve_config.yaml
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q -m "not graph and not gpu"
+
+test-graph: $(STAMP)
+	$(PY) -m pytest -q -m graph
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+# The local arXiv stand-in on :8081 (the shared real corpus when present, else a small sample).
+standin: $(STAMP)
+	$(PY) -m arm_dev.arxiv_standin --host $(HOST) --port 8081
+
+eval-summaries: $(STAMP)
+	$(PY) -m bench.summaries --data ../shared/scitldr/scitldr_a_dev.jsonl
+
+bench: $(STAMP)
+	$(PY) -m bench.load
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

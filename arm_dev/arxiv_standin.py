@@ -1,0 +1,452 @@
+"""A local stand-in for arXiv's API: ``GET /api/query`` answered with real Atom.
+
+It serves JSON Lines records (arXiv ``.abs`` header names or the Kaggle OAI snapshot schema, as
+in ``../shared/arxiv/corpus/``) or replays one recorded Atom file for every query, and it can
+misbehave on purpose, as arXiv does::
+
+    POST /_control {"mode": "429"|"503"|"slow"|"empty"|"error"|"ok", "count": N,
+                    "retry_after": S, "delay_s": S}   next N requests misbehave (N=-1: all)
+    GET  /_requests                                    every request seen: start/end times, query
+    POST /_reset                                       clear the log and the fault mode
+
+Run it: ``python -m arm_dev.arxiv_standin --port 8081 [--corpus FILE ...] [--atom FILE]``, then
+``ARXIV_API_URL=http://127.0.0.1:8081/api/query make run``. It enforces no politeness interval
+of its own (it is not arXiv); it only records when requests arrived, so tests can check ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.utils
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+from xml.etree import ElementTree as ET
+
+logger = logging.getLogger(__name__)
+
+NS_ATOM = "http://www.w3.org/2005/Atom"
+NS_ARXIV = "http://arxiv.org/schemas/atom"
+NS_OPENSEARCH = "http://a9.com/-/spec/opensearch/1.1/"
+ET.register_namespace("", NS_ATOM)
+ET.register_namespace("arxiv", NS_ARXIV)
+ET.register_namespace("opensearch", NS_OPENSEARCH)
+
+SHARED_CORPUS = (
+    Path(__file__).resolve().parents[2]
+    / "shared/arxiv/corpus/arxiv_browse_abs_0704.0001-0704.1001_with_abstracts.jsonl"
+)
+SAMPLE_CORPUS = Path(__file__).with_name("sample_corpus.jsonl")
+
+
+@dataclass
+class Record:
+    """One paper as the stand-in knows it."""
+
+    arxiv_id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    published: datetime
+    updated: datetime
+    version: int = 1
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    search_text: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        self.search_text = " ".join(
+            [self.title, self.abstract, " ".join(self.authors), " ".join(self.categories)]
+        ).lower()
+
+
+def _fold(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _split_authors(value: str) -> list[str]:
+    value = re.sub(r"\([^)]*\)", "", _fold(value))  # drop "(affiliation)" parentheses
+    parts = re.split(r",\s*|\s+and\s+", value)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _rfc_date(value: str) -> datetime:
+    value = re.sub(r"\s*\(\d+kb\)\s*$", "", value.strip())
+    return email.utils.parsedate_to_datetime(value).astimezone(UTC)
+
+
+def record_from_json(obj: dict[str, Any]) -> Record | None:
+    """A record from either corpus schema; None for records without an abstract."""
+    abstract = _fold(obj.get("abstract"))
+    if not abstract:
+        return None
+    if "arXiv" in obj:  # arXiv .abs header names
+        dates = [v for k, v in obj.items() if k == "Date" or k.startswith("Date (revised")]
+        published = _rfc_date(dates[0])
+        updated = _rfc_date(dates[-1])
+        return Record(
+            arxiv_id=obj["arXiv"], title=_fold(obj.get("Title")), abstract=abstract,
+            authors=_split_authors(obj.get("Authors", "")),
+            categories=(obj.get("Categories") or "").split(),
+            published=published, updated=updated, version=len(dates),
+            comment=_fold(obj.get("Comments")) or None,
+            journal_ref=_fold(obj.get("Journal-ref")) or None, doi=_fold(obj.get("DOI")) or None,
+        )
+    versions = obj.get("versions") or []
+    created = [_rfc_date(v["created"]) for v in versions if v.get("created")]
+    published = created[0] if created else datetime(2000, 1, 1, tzinfo=UTC)
+    return Record(
+        arxiv_id=obj["id"], title=_fold(obj.get("title")), abstract=abstract,
+        authors=_split_authors(obj.get("authors", "")),
+        categories=(obj.get("categories") or "").split(),
+        published=published, updated=created[-1] if created else published,
+        version=max(1, len(versions)), comment=_fold(obj.get("comments")) or None,
+        journal_ref=_fold(obj.get("journal-ref")) or None, doi=_fold(obj.get("doi")) or None,
+    )
+
+
+def load_records(paths: Iterable[Path]) -> list[Record]:
+    """Records from JSON Lines files, de-duplicated by id (first wins)."""
+    seen: dict[str, Record] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    rec = record_from_json(json.loads(line))
+                    if rec is not None and rec.arxiv_id not in seen:
+                        seen[rec.arxiv_id] = rec
+    return list(seen.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# search_query evaluation (the subset of arXiv's syntax the arm and its tests use)
+# ---------------------------------------------------------------------------------------------
+
+_CLAUSE = re.compile(r"(?P<field>\w+):(?:\[(?P<lo>\d+) TO (?P<hi>\d+)\]|\"(?P<phrase>[^\"]+)\"|(?P<term>\S+))")
+_FIELDS = {"all", "ti", "abs", "au", "cat", "co", "jr", "id", "rn", "submittedDate", "lastUpdatedDate"}
+
+
+class QueryError(ValueError):
+    """A search_query arXiv would refuse; the message is what the error feed says."""
+
+
+def evaluate(query: str, records: list[Record]) -> list[Record]:
+    """Records matching every clause of an AND query, best first (term frequency)."""
+    text = query.replace("(", " ").replace(")", " ")
+    if " OR " in text or " ANDNOT " in text:
+        raise QueryError(f"unsupported operator in query string: '{query}'")
+    clauses = [c.strip() for c in text.split(" AND ") if c.strip()]
+    if not clauses:
+        raise QueryError(f"Invalid query string: '{query}'")
+    parsed = []
+    for clause in clauses:
+        match = _CLAUSE.fullmatch(clause)
+        if not match or match.group("field") not in _FIELDS:
+            raise QueryError(f"Invalid query string: '{query}'")
+        parsed.append(match)
+    scored = []
+    for rec in records:
+        score = 0
+        for m in parsed:
+            fld = m.group("field")
+            if m.group("lo"):
+                lo = datetime.strptime(m.group("lo"), "%Y%m%d%H%M").replace(tzinfo=UTC)
+                hi = datetime.strptime(m.group("hi"), "%Y%m%d%H%M").replace(tzinfo=UTC)
+                stamp = rec.published if fld == "submittedDate" else rec.updated
+                if not lo <= stamp <= hi.replace(second=59):
+                    break
+                continue
+            needle = (m.group("phrase") or m.group("term")).lower()
+            haystack = {
+                "ti": rec.title.lower(), "abs": rec.abstract.lower(),
+                "au": " ".join(rec.authors).lower(), "cat": " ".join(rec.categories).lower(),
+                "id": rec.arxiv_id,
+            }.get(fld, rec.search_text)
+            hits = len(re.findall(r"(?<!\w)" + re.escape(needle), haystack))
+            if not hits:
+                break
+            score += hits + 3 * rec.title.lower().count(needle)
+        else:
+            scored.append((score, rec))
+    scored.sort(key=lambda item: (-item[0], item[1].arxiv_id))
+    return [rec for _, rec in scored]
+
+
+# ---------------------------------------------------------------------------------------------
+# Atom rendering, shaped like the 2025+ backend
+# ---------------------------------------------------------------------------------------------
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    node = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        node.text = text
+    return node
+
+
+def _stamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def render_feed(records: list[Record], total: int, start: int, per_page: int, title: str) -> bytes:
+    """An Atom page as arXiv's current backend writes it."""
+    feed = ET.Element(f"{{{NS_ATOM}}}feed")
+    digest = hashlib.sha1(title.encode()).hexdigest()[:27]
+    _sub(feed, f"{{{NS_ATOM}}}id", f"https://arxiv.org/api/{digest}")
+    _sub(feed, f"{{{NS_ATOM}}}title", f"arXiv Query: {title}")
+    _sub(feed, f"{{{NS_ATOM}}}updated", _stamp(datetime.now(UTC)))
+    _sub(feed, f"{{{NS_OPENSEARCH}}}itemsPerPage", str(per_page))
+    _sub(feed, f"{{{NS_OPENSEARCH}}}totalResults", str(total))
+    _sub(feed, f"{{{NS_OPENSEARCH}}}startIndex", str(start))
+    for rec in records:
+        entry = _sub(feed, f"{{{NS_ATOM}}}entry")
+        vid = f"{rec.arxiv_id}v{rec.version}"
+        _sub(entry, f"{{{NS_ATOM}}}id", f"http://arxiv.org/abs/{vid}")
+        _sub(entry, f"{{{NS_ATOM}}}title", rec.title)
+        _sub(entry, f"{{{NS_ATOM}}}updated", _stamp(rec.updated))
+        _sub(entry, f"{{{NS_ATOM}}}link", href=f"https://arxiv.org/abs/{vid}", rel="alternate",
+             type="text/html")
+        _sub(entry, f"{{{NS_ATOM}}}link", href=f"https://arxiv.org/pdf/{vid}", rel="related",
+             type="application/pdf", title="pdf")
+        if rec.doi:
+            _sub(entry, f"{{{NS_ATOM}}}link", href=f"https://doi.org/{rec.doi}", rel="related",
+                 title="doi")
+        _sub(entry, f"{{{NS_ATOM}}}summary", rec.abstract)
+        for cat in rec.categories:
+            _sub(entry, f"{{{NS_ATOM}}}category", term=cat, scheme="http://arxiv.org/schemas/atom")
+        _sub(entry, f"{{{NS_ATOM}}}published", _stamp(rec.published))
+        if rec.comment:
+            _sub(entry, f"{{{NS_ARXIV}}}comment", rec.comment)
+        if rec.categories:
+            _sub(entry, f"{{{NS_ARXIV}}}primary_category", term=rec.categories[0])
+        if rec.journal_ref:
+            _sub(entry, f"{{{NS_ARXIV}}}journal_ref", rec.journal_ref)
+        if rec.doi:
+            _sub(entry, f"{{{NS_ARXIV}}}doi", rec.doi)
+        for name in rec.authors:
+            author = _sub(entry, f"{{{NS_ATOM}}}author")
+            _sub(author, f"{{{NS_ATOM}}}name", name)
+    ET.indent(feed, space="  ")
+    return b"<?xml version='1.0' encoding='UTF-8'?>\n" + ET.tostring(feed, encoding="utf-8") + b"\n"
+
+
+def render_error(message: str) -> bytes:
+    """arXiv's error feed: one entry whose summary is the message."""
+    feed = ET.Element(f"{{{NS_ATOM}}}feed")
+    _sub(feed, f"{{{NS_ATOM}}}id", "https://arxiv.org/")
+    _sub(feed, f"{{{NS_ATOM}}}title", "arXiv Search Results")
+    _sub(feed, f"{{{NS_ATOM}}}updated", _stamp(datetime.now(UTC)))
+    for tag, value in (("itemsPerPage", "1"), ("totalResults", "1"), ("startIndex", "0")):
+        _sub(feed, f"{{{NS_OPENSEARCH}}}{tag}", value)
+    entry = _sub(feed, f"{{{NS_ATOM}}}entry")
+    slug = re.sub(r"\W+", "_", message.lower()).strip("_")[:60]
+    _sub(entry, f"{{{NS_ATOM}}}id", f"https://arxiv.org/api/errors#{slug}")
+    _sub(entry, f"{{{NS_ATOM}}}title", "Error")
+    _sub(entry, f"{{{NS_ATOM}}}updated", _stamp(datetime.now(UTC)))
+    _sub(entry, f"{{{NS_ATOM}}}summary", message)
+    author = _sub(entry, f"{{{NS_ATOM}}}author")
+    _sub(author, f"{{{NS_ATOM}}}name", "arXiv api core")
+    ET.indent(feed, space="  ")
+    return b"<?xml version='1.0' encoding='UTF-8'?>\n" + ET.tostring(feed, encoding="utf-8") + b"\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
+# ---------------------------------------------------------------------------------------------
+
+
+class StandIn:
+    """The stand-in's state; ``serve()`` runs it on a background thread (``with StandIn(...)``)."""
+
+    def __init__(
+        self,
+        records: list[Record] | None = None,
+        *,
+        atom_file: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_s: float = 0.0,
+    ) -> None:
+        self.records = records or []
+        self.by_id = {r.arxiv_id: r for r in self.records}
+        self.atom = atom_file.read_bytes() if atom_file else None
+        self.latency_s = latency_s
+        self.lock = threading.Lock()
+        self.log: list[dict[str, Any]] = []
+        self.fault: dict[str, Any] = {"mode": "ok", "count": 0}
+        self.server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self.server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/api/query"
+
+    def set_fault(self, mode: str, count: int = 1, **options: Any) -> None:
+        with self.lock:
+            self.fault = {"mode": mode, "count": count, **options}
+
+    def reset(self) -> None:
+        with self.lock:
+            self.log.clear()
+            self.fault = {"mode": "ok", "count": 0}
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(r) for r in self.log]
+
+    def _take_fault(self) -> dict[str, Any]:
+        with self.lock:
+            fault = dict(self.fault)
+            if fault["mode"] == "ok" or fault["count"] == 0:
+                return {"mode": "ok"}
+            if fault["count"] > 0:
+                self.fault["count"] -= 1
+            return fault
+
+    def answer(self, params: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body) for one /api/query request."""
+        fault = self._take_fault()
+        mode = fault["mode"]
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        if mode == "slow":
+            time.sleep(float(fault.get("delay_s", 5.0)))
+        if mode in ("429", "503", "500"):
+            headers = {"Content-Type": "text/plain"}
+            if fault.get("retry_after") is not None:
+                headers["Retry-After"] = str(fault["retry_after"])
+            return int(mode), headers, b"Rate exceeded.\n" if mode == "429" else b"Service Unavailable\n"
+        if mode == "error":
+            msg = str(fault.get("message", "Invalid query string"))
+            return 400, {}, render_error(msg)
+        query = params.get("search_query", [""])[0]
+        id_list = [i for i in params.get("id_list", [""])[0].split(",") if i]
+        try:
+            start = int(params.get("start", ["0"])[0])
+            per_page = int(params.get("max_results", ["10"])[0])
+        except ValueError:
+            return 400, {}, render_error("start and max_results must be integers")
+        if per_page < 0 or per_page > 30000:
+            return 400, {}, render_error("max_results must be between 0 and 30000")
+        title = f"search_query={query}&id_list={','.join(id_list)}&start={start}&max_results={per_page}"
+        if self.atom is not None:
+            return 200, {}, self.atom
+        try:
+            if id_list:
+                found = [self.by_id[i.split("v")[0]] for i in id_list if i.split("v")[0] in self.by_id]
+                if query:
+                    found = evaluate(query, found)
+            else:
+                found = evaluate(query, self.records)
+        except QueryError as exc:
+            return 400, {}, render_error(str(exc))
+        page = found[start : start + per_page]
+        if mode == "empty":
+            page = []  # arXiv's glitch: totalResults says there are entries, the page has none
+        return 200, {}, render_feed(page, len(found), start, per_page, title)
+
+    def __enter__(self) -> StandIn:
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _handler_for(state: StandIn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            logger.debug("stand-in: " + fmt, *args)
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            ctype = "application/atom+xml; charset=utf-8"
+            for key, value in (headers or {}).items():
+                if key.lower() == "content-type":
+                    ctype = value
+                else:
+                    self.send_header(key, value)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            if url.path == "/_requests":
+                self._send(200, json.dumps(state.requests()).encode(),
+                           {"Content-Type": "application/json"})
+                return
+            if url.path != "/api/query":
+                self._send(404, b"not found\n", {"Content-Type": "text/plain"})
+                return
+            params = parse_qs(url.query, keep_blank_values=True)
+            entry = {"t_start": time.time(), "search_query": params.get("search_query", [""])[0],
+                     "raw_query": url.query, "user_agent": self.headers.get("User-Agent", "")}
+            status, headers, body = state.answer(params)
+            entry.update(t_end=time.time(), status=status)
+            with state.lock:
+                state.log.append(entry)
+            self._send(status, body, headers)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            payload = json.loads(self.rfile.read(length) or b"{}")
+            if self.path == "/_control":
+                mode = str(payload.pop("mode", "ok"))
+                count = int(payload.pop("count", 1))
+                state.set_fault(mode, count, **payload)
+            elif self.path == "/_reset":
+                state.reset()
+            else:
+                self._send(404, b"not found\n", {"Content-Type": "text/plain"})
+                return
+            self._send(200, b"{}", {"Content-Type": "application/json"})
+
+    return Handler
+
+
+def default_corpus() -> list[Path]:
+    """The shared real corpus when it is beside the checkout, else the small packaged sample."""
+    return [SHARED_CORPUS] if SHARED_CORPUS.exists() else [SAMPLE_CORPUS]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--corpus", type=Path, nargs="*", help="JSON Lines records")
+    parser.add_argument("--atom", type=Path, help="replay this Atom file for every query")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added per answer")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    records = load_records(args.corpus or default_corpus()) if not args.atom else []
+    state = StandIn(records, atom_file=args.atom, host=args.host, port=args.port,
+                    latency_s=args.latency)
+    logger.info("arXiv stand-in on %s with %d records", state.url, len(records))
+    try:
+        state.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

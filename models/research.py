@@ -1,0 +1,127 @@
+"""Schemas of ``POST /execute`` and ``POST /memory/search``, split by direction."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from models.paper import Paper
+
+# Strict: a date must be an ISO "YYYY-MM-DD" string and a real calendar day (2023-02-30 is
+# refused); lax mode would also take a Unix timestamp such as 20230101.
+_DateField = Field(default=None, strict=True, description="ISO date, YYYY-MM-DD (inclusive).")
+
+
+def _check_text(value: str, field: str) -> str:
+    """Strip, fold ordinary whitespace, refuse other control characters."""
+    bad = [c for c in value if unicodedata.category(c) == "Cc" and c not in "\t\n\r"]
+    if bad:
+        raise ValueError(f"{field} contains control character(s) {sorted({hex(ord(c)) for c in bad})}")
+    return " ".join(value.split())
+
+
+def _clean_query(value: str) -> str:
+    value = _check_text(value, "query")
+    if len(value) < 3:
+        raise ValueError("query must have at least 3 characters besides white space")
+    return value
+
+
+class _DateRange(BaseModel):
+    start_date: date | None = _DateField
+    end_date: date | None = _DateField
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> _DateRange:
+        if self.start_date and self.end_date and self.start_date > self.end_date:
+            raise ValueError(f"start_date {self.start_date} is after end_date {self.end_date}")
+        return self
+
+
+class ResearchRequest(_DateRange):
+    """What the orchestrator asks for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=3, max_length=500, description="Free text; not arXiv syntax.")
+    max_papers: int = Field(default=5, ge=1, le=20)
+    include_summaries: bool = True
+
+    @field_validator("query", mode="after")
+    @classmethod
+    def _clean_query(cls, value: str) -> str:
+        return _clean_query(value)
+
+
+class StageTiming(BaseModel):
+    """Wall-clock time one stage took for this request, in milliseconds."""
+
+    stage: str
+    ms: float
+
+
+class Provenance(BaseModel):
+    """Where an answer came from, for audit and debugging."""
+
+    arm_id: str
+    request_id: str
+    timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    sources: list[str]
+    method: str
+    models: dict[str, str] = Field(description="Stage -> model or backend that served it.")
+    timings: list[StageTiming] = Field(default_factory=list)
+    cache: dict[str, int] = Field(
+        default_factory=dict,
+        description="Counts of work skipped: arxiv_cache_hit (0/1), memory_hits, "
+        "embedded, summaries_made, summaries_reused.",
+    )
+
+    @field_validator("timestamp")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ResearchResponse(BaseModel):
+    """What the orchestrator gets back."""
+
+    papers: list[Paper]
+    total_found: int = Field(ge=0, description="arXiv's opensearch:totalResults for the query.")
+    query_used: str = Field(description="The arXiv search_query actually sent.")
+    search_time_ms: float = Field(ge=0)
+    confidence: float = Field(ge=0.0, le=1.0, description="Mean relevance; 0 with no papers.")
+    provenance: Provenance
+    warnings: list[str] = Field(default_factory=list)
+
+
+class MemorySearchRequest(_DateRange):
+    """A semantic search over papers the arm has stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=3, max_length=500)
+    limit: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("query", mode="after")
+    @classmethod
+    def _clean_query(cls, value: str) -> str:
+        return _clean_query(value)
+
+
+class MemorySearchResponse(BaseModel):
+    """Stored papers, most similar first; ``relevance_score`` is the similarity in [0, 1]."""
+
+    papers: list[Paper]
+    count: int
+
+
+class ErrorBody(BaseModel):
+    """Every non-2xx answer of the arm."""
+
+    error: Literal["bad_request", "unauthorized", "arxiv_unavailable", "internal_error",
+                   "validation_error"]
+    message: str
+    request_id: str | None = None
