@@ -97,23 +97,33 @@ def record_from_json(obj: dict[str, Any]) -> Record | None:
         published = _rfc_date(dates[0])
         updated = _rfc_date(dates[-1])
         return Record(
-            arxiv_id=obj["arXiv"], title=_fold(obj.get("Title")), abstract=abstract,
+            arxiv_id=obj["arXiv"],
+            title=_fold(obj.get("Title")),
+            abstract=abstract,
             authors=_split_authors(obj.get("Authors", "")),
             categories=(obj.get("Categories") or "").split(),
-            published=published, updated=updated, version=len(dates),
+            published=published,
+            updated=updated,
+            version=len(dates),
             comment=_fold(obj.get("Comments")) or None,
-            journal_ref=_fold(obj.get("Journal-ref")) or None, doi=_fold(obj.get("DOI")) or None,
+            journal_ref=_fold(obj.get("Journal-ref")) or None,
+            doi=_fold(obj.get("DOI")) or None,
         )
     versions = obj.get("versions") or []
     created = [_rfc_date(v["created"]) for v in versions if v.get("created")]
     published = created[0] if created else datetime(2000, 1, 1, tzinfo=UTC)
     return Record(
-        arxiv_id=obj["id"], title=_fold(obj.get("title")), abstract=abstract,
+        arxiv_id=obj["id"],
+        title=_fold(obj.get("title")),
+        abstract=abstract,
         authors=_split_authors(obj.get("authors", "")),
         categories=(obj.get("categories") or "").split(),
-        published=published, updated=created[-1] if created else published,
-        version=max(1, len(versions)), comment=_fold(obj.get("comments")) or None,
-        journal_ref=_fold(obj.get("journal-ref")) or None, doi=_fold(obj.get("doi")) or None,
+        published=published,
+        updated=created[-1] if created else published,
+        version=max(1, len(versions)),
+        comment=_fold(obj.get("comments")) or None,
+        journal_ref=_fold(obj.get("journal-ref")) or None,
+        doi=_fold(obj.get("doi")) or None,
     )
 
 
@@ -134,8 +144,22 @@ def load_records(paths: Iterable[Path]) -> list[Record]:
 # search_query evaluation (the subset of arXiv's syntax the arm and its tests use)
 # ---------------------------------------------------------------------------------------------
 
-_CLAUSE = re.compile(r"(?P<field>\w+):(?:\[(?P<lo>\d+) TO (?P<hi>\d+)\]|\"(?P<phrase>[^\"]+)\"|(?P<term>\S+))")
-_FIELDS = {"all", "ti", "abs", "au", "cat", "co", "jr", "id", "rn", "submittedDate", "lastUpdatedDate"}
+_CLAUSE = re.compile(
+    r"(?P<field>\w+):(?:\[(?P<lo>\d+) TO (?P<hi>\d+)\]|\"(?P<phrase>[^\"]+)\"|(?P<term>\S+))"
+)
+_FIELDS = {
+    "all",
+    "ti",
+    "abs",
+    "au",
+    "cat",
+    "co",
+    "jr",
+    "id",
+    "rn",
+    "submittedDate",
+    "lastUpdatedDate",
+}
 
 
 class QueryError(ValueError):
@@ -170,8 +194,10 @@ def evaluate(query: str, records: list[Record]) -> list[Record]:
                 continue
             needle = (m.group("phrase") or m.group("term")).lower()
             haystack = {
-                "ti": rec.title.lower(), "abs": rec.abstract.lower(),
-                "au": " ".join(rec.authors).lower(), "cat": " ".join(rec.categories).lower(),
+                "ti": rec.title.lower(),
+                "abs": rec.abstract.lower(),
+                "au": " ".join(rec.authors).lower(),
+                "cat": " ".join(rec.categories).lower(),
                 "id": rec.arxiv_id,
             }.get(fld, rec.search_text)
             hits = len(re.findall(r"(?<!\w)" + re.escape(needle), haystack))
@@ -216,13 +242,29 @@ def render_feed(records: list[Record], total: int, start: int, per_page: int, ti
         _sub(entry, f"{{{NS_ATOM}}}id", f"http://arxiv.org/abs/{vid}")
         _sub(entry, f"{{{NS_ATOM}}}title", rec.title)
         _sub(entry, f"{{{NS_ATOM}}}updated", _stamp(rec.updated))
-        _sub(entry, f"{{{NS_ATOM}}}link", href=f"https://arxiv.org/abs/{vid}", rel="alternate",
-             type="text/html")
-        _sub(entry, f"{{{NS_ATOM}}}link", href=f"https://arxiv.org/pdf/{vid}", rel="related",
-             type="application/pdf", title="pdf")
+        _sub(
+            entry,
+            f"{{{NS_ATOM}}}link",
+            href=f"https://arxiv.org/abs/{vid}",
+            rel="alternate",
+            type="text/html",
+        )
+        _sub(
+            entry,
+            f"{{{NS_ATOM}}}link",
+            href=f"https://arxiv.org/pdf/{vid}",
+            rel="related",
+            type="application/pdf",
+            title="pdf",
+        )
         if rec.doi:
-            _sub(entry, f"{{{NS_ATOM}}}link", href=f"https://doi.org/{rec.doi}", rel="related",
-                 title="doi")
+            _sub(
+                entry,
+                f"{{{NS_ATOM}}}link",
+                href=f"https://doi.org/{rec.doi}",
+                rel="related",
+                title="doi",
+            )
         _sub(entry, f"{{{NS_ATOM}}}summary", rec.abstract)
         for cat in rec.categories:
             _sub(entry, f"{{{NS_ATOM}}}category", term=cat, scheme="http://arxiv.org/schemas/atom")
@@ -293,7 +335,7 @@ class StandIn:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/api/query"
+        return f"http://{host!s}:{port}/api/query"
 
     def set_fault(self, mode: str, count: int = 1, **options: Any) -> None:
         with self.lock:
@@ -329,7 +371,11 @@ class StandIn:
             headers = {"Content-Type": "text/plain"}
             if fault.get("retry_after") is not None:
                 headers["Retry-After"] = str(fault["retry_after"])
-            return int(mode), headers, b"Rate exceeded.\n" if mode == "429" else b"Service Unavailable\n"
+            return (
+                int(mode),
+                headers,
+                b"Rate exceeded.\n" if mode == "429" else b"Service Unavailable\n",
+            )
         if mode == "error":
             msg = str(fault.get("message", "Invalid query string"))
             return 400, {}, render_error(msg)
@@ -342,12 +388,16 @@ class StandIn:
             return 400, {}, render_error("start and max_results must be integers")
         if per_page < 0 or per_page > 30000:
             return 400, {}, render_error("max_results must be between 0 and 30000")
-        title = f"search_query={query}&id_list={','.join(id_list)}&start={start}&max_results={per_page}"
+        title = (
+            f"search_query={query}&id_list={','.join(id_list)}&start={start}&max_results={per_page}"
+        )
         if self.atom is not None:
             return 200, {}, self.atom
         try:
             if id_list:
-                found = [self.by_id[i.split("v")[0]] for i in id_list if i.split("v")[0] in self.by_id]
+                found = [
+                    self.by_id[i.split("v")[0]] for i in id_list if i.split("v")[0] in self.by_id
+                ]
                 if query:
                     found = evaluate(query, found)
             else:
@@ -392,15 +442,20 @@ def _handler_for(state: StandIn) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             url = urlparse(self.path)
             if url.path == "/_requests":
-                self._send(200, json.dumps(state.requests()).encode(),
-                           {"Content-Type": "application/json"})
+                self._send(
+                    200, json.dumps(state.requests()).encode(), {"Content-Type": "application/json"}
+                )
                 return
             if url.path != "/api/query":
                 self._send(404, b"not found\n", {"Content-Type": "text/plain"})
                 return
             params = parse_qs(url.query, keep_blank_values=True)
-            entry = {"t_start": time.time(), "search_query": params.get("search_query", [""])[0],
-                     "raw_query": url.query, "user_agent": self.headers.get("User-Agent", "")}
+            entry = {
+                "t_start": time.time(),
+                "search_query": params.get("search_query", [""])[0],
+                "raw_query": url.query,
+                "user_agent": self.headers.get("User-Agent", ""),
+            }
             status, headers, body = state.answer(params)
             entry.update(t_end=time.time(), status=status)
             with state.lock:
@@ -439,8 +494,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     records = load_records(args.corpus or default_corpus()) if not args.atom else []
-    state = StandIn(records, atom_file=args.atom, host=args.host, port=args.port,
-                    latency_s=args.latency)
+    state = StandIn(
+        records, atom_file=args.atom, host=args.host, port=args.port, latency_s=args.latency
+    )
     logger.info("arXiv stand-in on %s with %d records", state.url, len(records))
     try:
         state.server.serve_forever()

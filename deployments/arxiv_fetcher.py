@@ -61,9 +61,42 @@ _FIELD_PREFIX = re.compile(
 _WORD = re.compile(r"[^\W_]+(?:[-.][^\W_]+)*")
 _OPERATORS = {"and", "or", "not", "andnot", "to"}
 _STOPWORDS = {
-    "a", "an", "the", "of", "in", "on", "for", "to", "with", "by", "at", "from", "as", "is",
-    "are", "be", "and", "or", "about", "into", "via", "using", "what", "which", "how", "that",
-    "this", "these", "those", "papers", "paper", "find", "recent", "latest", "me", "some",
+    "a",
+    "an",
+    "the",
+    "of",
+    "in",
+    "on",
+    "for",
+    "to",
+    "with",
+    "by",
+    "at",
+    "from",
+    "as",
+    "is",
+    "are",
+    "be",
+    "and",
+    "or",
+    "about",
+    "into",
+    "via",
+    "using",
+    "what",
+    "which",
+    "how",
+    "that",
+    "this",
+    "these",
+    "those",
+    "papers",
+    "paper",
+    "find",
+    "recent",
+    "latest",
+    "me",
+    "some",
 }
 MAX_QUERY_TERMS = 12
 
@@ -469,8 +502,13 @@ class ArxivClient:
                     break  # arXiv asked for longer than we may wait within a request
                 retries += 1
                 self.stats["retries"] += 1
-                logger.info("arXiv retry %s/%s in %.1fs: %s", attempt, self.num_retries, delay,
-                            last.reason if last else "")
+                logger.info(
+                    "arXiv retry %s/%s in %.1fs: %s",
+                    attempt,
+                    self.num_retries,
+                    delay,
+                    last.reason if last else "",
+                )
                 await self._sleep(delay)
             token, gate_wait = await self.gate.acquire()
             waited += gate_wait
@@ -487,8 +525,14 @@ class ArxivClient:
             finally:
                 # Retry-After applies to everyone: the gate holds the next turn back that long.
                 await self.gate.release(token, hold_off)
-            return SearchResult(page.papers, page.total_results, query, requests=requests,
-                                retries=retries, gate_wait_s=waited)
+            return SearchResult(
+                page.papers,
+                page.total_results,
+                query,
+                requests=requests,
+                retries=retries,
+                gate_wait_s=waited,
+            )
         reason = last.reason if last else "no attempt made"
         hint = (last.retry_after_s if last and last.retry_after_s else None) or 30.0
         raise ArxivUnavailable(f"arXiv unavailable after {requests} request(s): {reason}", hint)
@@ -570,7 +614,7 @@ class ClusterGate:
         import ray
 
         actor_cls = ray.remote(ArxivGateActor)
-        self._actor = actor_cls.options(  # type: ignore[attr-defined]
+        self._actor: Any = actor_cls.options(
             name=GATE_ACTOR_NAME,
             namespace=GATE_NAMESPACE,
             get_if_exists=True,

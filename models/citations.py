@@ -9,8 +9,48 @@ import re
 import unicodedata
 
 # Lower-case name particles that belong to the surname ("Ludwig van Beethoven" -> "van Beethoven").
-_PARTICLES = {"van", "von", "de", "del", "della", "der", "den", "da", "di", "du", "la", "le", "dos",
-              "das", "ter", "ten", "bin", "al", "el", "y"}
+_PARTICLES = {
+    "van",
+    "von",
+    "de",
+    "del",
+    "della",
+    "der",
+    "den",
+    "da",
+    "di",
+    "du",
+    "la",
+    "le",
+    "dos",
+    "das",
+    "ter",
+    "ten",
+    "bin",
+    "al",
+    "el",
+    "y",
+}
+_KEY_SKIP = {
+    "a",
+    "an",
+    "the",
+    "on",
+    "of",
+    "in",
+    "for",
+    "from",
+    "to",
+    "with",
+    "and",
+    "at",
+    "by",
+    "towards",
+    "toward",
+    "via",
+    "is",
+    "are",
+}
 _SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
 
 
@@ -37,20 +77,24 @@ def split_name(name: str) -> tuple[str, list[str]]:
     return " ".join(tokens[start:]) + suffix, tokens[:start]
 
 
-def _initial(given: str) -> str:
-    # "Chuan-Peng" -> "C.-P.", "C.-P." -> "C.-P.", "Ed" -> "E."
-    parts = [p for p in given.replace(".", " ").replace("-", " - ").split() if p]
+def initials(given: list[str]) -> str:
+    """APA initials: ["Chuan-Peng"] -> "C.-P.", ["J.", "-P."] -> "J.-P.", ["Ed"] -> "E."."""
     out = ""
-    for part in parts:
-        out += "-" if part == "-" else part[0].upper() + "."
-    return out
+    hyphen = False
+    for token in re.findall(r"-|[^\s.\-]+", " ".join(given)):
+        if token == "-":
+            hyphen = bool(out)
+            continue
+        out += ("-" if hyphen else " ") + token[0].upper() + "."
+        hyphen = False
+    return out.strip()
 
 
 def apa_author(name: str) -> str:
     """One author as APA writes it: "Del Maestro, A."."""
     last, given = split_name(name)
-    initials = " ".join(_initial(g) for g in given)
-    return f"{last}, {initials}" if initials else last
+    given_initials = initials(given)
+    return f"{last}, {given_initials}" if given_initials else last
 
 
 def apa_author_list(names: list[str]) -> str:
@@ -83,7 +127,7 @@ def _bibtex_escape(text: str) -> str:
 def bibtex_key(authors: list[str], year: int, title: str, arxiv_id: str) -> str:
     """A readable, stable key: surname + year + first title word, ASCII only."""
     surname = split_name(authors[0])[0] if authors else "arxiv"
-    words = [w for w in re.findall(r"[A-Za-z0-9]+", _ascii(title)) if len(w) > 3]
+    words = [w for w in re.findall(r"[A-Za-z0-9]+", _ascii(title)) if w.lower() not in _KEY_SKIP]
     first = words[0].lower() if words else re.sub(r"\W", "", arxiv_id)
     return re.sub(r"[^A-Za-z0-9]", "", _ascii(surname)).lower() + str(year) + first
 

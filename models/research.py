@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, date, datetime
 from typing import Literal
@@ -10,16 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from models.paper import Paper
 
-# Strict: a date must be an ISO "YYYY-MM-DD" string and a real calendar day (2023-02-30 is
-# refused); lax mode would also take a Unix timestamp such as 20230101.
-_DateField = Field(default=None, strict=True, description="ISO date, YYYY-MM-DD (inclusive).")
+_DateField = Field(default=None, description="ISO date, YYYY-MM-DD (inclusive).")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _check_text(value: str, field: str) -> str:
     """Strip, fold ordinary whitespace, refuse other control characters."""
     bad = [c for c in value if unicodedata.category(c) == "Cc" and c not in "\t\n\r"]
     if bad:
-        raise ValueError(f"{field} contains control character(s) {sorted({hex(ord(c)) for c in bad})}")
+        raise ValueError(
+            f"{field} contains control character(s) {sorted({hex(ord(c)) for c in bad})}"
+        )
     return " ".join(value.split())
 
 
@@ -33,6 +35,17 @@ def _clean_query(value: str) -> str:
 class _DateRange(BaseModel):
     start_date: date | None = _DateField
     end_date: date | None = _DateField
+
+    @field_validator("start_date", "end_date", mode="before")
+    @classmethod
+    def _iso_only(cls, value: object) -> object:
+        # Only "YYYY-MM-DD" (then pydantic checks it is a real day: 2023-02-30 is refused);
+        # pydantic alone would also take a Unix timestamp such as 20230101.
+        if value is None or isinstance(value, date):
+            return value
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+            return value.strip()
+        raise ValueError("must be a date as YYYY-MM-DD")
 
     @model_validator(mode="after")
     def _start_before_end(self) -> _DateRange:
@@ -121,7 +134,8 @@ class MemorySearchResponse(BaseModel):
 class ErrorBody(BaseModel):
     """Every non-2xx answer of the arm."""
 
-    error: Literal["bad_request", "unauthorized", "arxiv_unavailable", "internal_error",
-                   "validation_error"]
+    error: Literal[
+        "bad_request", "unauthorized", "arxiv_unavailable", "internal_error", "validation_error"
+    ]
     message: str
     request_id: str | None = None

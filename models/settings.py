@@ -24,7 +24,9 @@ class Settings(BaseModel):
     arxiv_timeout_s: float = Field(default=30.0, gt=0.0)
     arxiv_num_retries: int = Field(default=3, ge=0, le=10)
     arxiv_backoff_base_s: float = Field(default=2.0, ge=0.0)
-    arxiv_cache_ttl_s: float = Field(default=24 * 3600.0, ge=0.0, description="arXiv changes daily.")
+    arxiv_cache_ttl_s: float = Field(
+        default=24 * 3600.0, ge=0.0, description="arXiv changes daily."
+    )
     arxiv_cache_size: int = Field(default=2048, ge=0)
     arxiv_max_results: int = Field(default=50, ge=1, le=2000, description="Cap on candidates.")
 
@@ -46,7 +48,9 @@ class Settings(BaseModel):
     arm_api_key: SecretStr | None = None
 
     @classmethod
-    def load(cls, args: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
+    def load(
+        cls, args: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+    ) -> Settings:
         """``args`` (from the config), then every set environment variable on top."""
         env = os.environ if environ is None else environ
         merged: dict[str, Any] = {k: v for k, v in (args or {}).items() if v is not None}

@@ -1,0 +1,204 @@
+"""ArxivClient: retries, backoff, Retry-After, the gate and the cache, with the clock controlled."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import pickle
+from typing import Any
+
+import httpx
+import pytest
+
+from deployments.arxiv_fetcher import ArxivClient, IntervalGate, TTLCache, parse_retry_after
+from deployments.errors import ArxivQueryError, ArxivUnavailable, StageError, unwrap
+from tests.conftest import FIXTURES, FakeClock
+
+GOOD = (FIXTURES / "atom" / "classic_wrapped_oldstyle.xml").read_bytes()
+GLITCH = (FIXTURES / "atom" / "glitch_empty_page.xml").read_bytes()
+ERROR = (FIXTURES / "atom" / "error_malformed_query.xml").read_bytes()
+
+
+def scripted(
+    *answers: httpx.Response | Exception,
+) -> tuple[httpx.MockTransport, list[httpx.Request]]:
+    """A transport that plays ``answers`` in order and records what it was asked."""
+    seen: list[httpx.Request] = []
+    queue = list(answers)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        answer = queue.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return httpx.MockTransport(handler), seen
+
+
+def make_client(clock: FakeClock, transport: httpx.MockTransport, **kw: Any) -> ArxivClient:
+    gate = IntervalGate(3.0, clock=clock, sleep=clock.sleep)
+    return ArxivClient(
+        "https://arxiv.test/api/query",
+        gate=gate,
+        transport=transport,
+        sleep=clock.sleep,
+        clock=clock,
+        jitter=lambda: 0.5,
+        **kw,
+    )
+
+
+async def test_success_sends_one_polite_request(clock: FakeClock) -> None:
+    transport, seen = scripted(httpx.Response(200, content=GOOD))
+    client = make_client(clock, transport)
+    result = await client.search("neutrino oscillations", max_results=4)
+    assert [p.arxiv_id for p in result.papers] == ["hep-ex/0406020", "1901.00042"]
+    assert result.total_found == 57
+    assert result.query_used == "all:neutrino AND all:oscillations"
+    params = seen[0].url.params
+    assert params["search_query"] == "all:neutrino AND all:oscillations"
+    assert params["sortBy"] == "relevance" and params["max_results"] == "4"
+    assert seen[0].headers["User-Agent"].startswith("research-arm/")
+
+
+async def test_429_then_success_honours_retry_after(clock: FakeClock) -> None:
+    transport, seen = scripted(
+        httpx.Response(429, headers={"Retry-After": "7"}),
+        httpx.Response(200, content=GOOD),
+    )
+    client = make_client(clock, transport)
+    t0 = clock()
+    result = await client.search("neutrino")
+    assert len(seen) == 2 and result.retries == 1
+    # backoff waited max(2 s, Retry-After 7 s) + jitter 1 s; the gate itself then waits no longer
+    # because Retry-After also pushed the gate's next turn out by 7 s from the 429.
+    assert clock.sleeps[0] == pytest.approx(8.0)
+    assert clock() - t0 >= 7.0
+
+
+async def test_backoff_is_exponential_then_gives_up(clock: FakeClock) -> None:
+    transport, seen = scripted(*[httpx.Response(503) for _ in range(4)])
+    client = make_client(clock, transport, num_retries=3)
+    with pytest.raises(ArxivUnavailable) as info:
+        await client.search("neutrino")
+    assert len(seen) == 4
+    # 2 s * 2^k + jitter 1 s; each backoff >= the gate's 3 s interval, so the gate never waits.
+    assert clock.sleeps == [pytest.approx(3.0), pytest.approx(5.0), pytest.approx(9.0)]
+    assert "HTTP 503" in info.value.message
+    assert info.value.retry_after_s > 0
+
+
+async def test_retry_after_beyond_our_patience_fails_fast(clock: FakeClock) -> None:
+    transport, seen = scripted(httpx.Response(503, headers={"Retry-After": "3600"}))
+    client = make_client(clock, transport)
+    with pytest.raises(ArxivUnavailable) as info:
+        await client.search("neutrino")
+    assert len(seen) == 1
+    assert info.value.retry_after_s == 3600
+
+
+async def test_timeouts_and_connection_errors_are_retried(clock: FakeClock) -> None:
+    transport, seen = scripted(
+        httpx.ReadTimeout("slow"),
+        httpx.ConnectError("refused"),
+        httpx.Response(200, content=GOOD),
+    )
+    result = await make_client(clock, transport).search("neutrino")
+    assert len(seen) == 3 and result.retries == 2 and len(result.papers) == 2
+
+
+async def test_glitchy_empty_page_is_retried(clock: FakeClock) -> None:
+    transport, seen = scripted(
+        httpx.Response(200, content=GLITCH), httpx.Response(200, content=GOOD)
+    )
+    result = await make_client(clock, transport).search("graph")
+    assert len(seen) == 2 and len(result.papers) == 2
+
+
+async def test_honest_empty_result_is_not_retried(clock: FakeClock) -> None:
+    empty = GLITCH.replace(b"<opensearch:totalResults>4021", b"<opensearch:totalResults>0")
+    transport, seen = scripted(httpx.Response(200, content=empty))
+    result = await make_client(clock, transport).search("graph")
+    assert len(seen) == 1 and result.papers == [] and result.total_found == 0
+
+
+async def test_error_feed_becomes_query_error_with_arxivs_message(clock: FakeClock) -> None:
+    transport, seen = scripted(httpx.Response(400, content=ERROR))
+    with pytest.raises(ArxivQueryError) as info:
+        await make_client(clock, transport).search("foo bar")
+    assert len(seen) == 1  # a rejected query is never retried
+    assert info.value.message == "Invalid query string: 'all:foo AND (all:bar'"
+
+
+async def test_cache_serves_repeats_until_ttl(clock: FakeClock) -> None:
+    transport, seen = scripted(httpx.Response(200, content=GOOD), httpx.Response(200, content=GOOD))
+    client = make_client(clock, transport, cache_ttl_s=100.0)
+    first = await client.search("Neutrino  oscillations")
+    again = await client.search("neutrino oscillations")  # same normalised query
+    assert not first.cache_hit and again.cache_hit and len(seen) == 1
+    clock.now += 101
+    third = await client.search("neutrino oscillations")
+    assert not third.cache_hit and len(seen) == 2
+
+
+def test_ttl_cache_evicts_least_recent() -> None:
+    clock = FakeClock()
+    cache: TTLCache[str, int] = TTLCache(10.0, maxsize=2, clock=clock)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1
+    cache.put("c", 3)
+    assert cache.get("b") is None and cache.get("a") == 1 and len(cache) == 2
+
+
+async def test_gate_serialises_and_spaces_concurrent_callers(clock: FakeClock) -> None:
+    gate = IntervalGate(3.0, clock=clock, sleep=clock.sleep)
+    spans: list[tuple[float, float]] = []
+
+    async def one_request() -> None:
+        token, _ = await gate.acquire()
+        start = clock()
+        await clock.sleep(0.4)  # the request itself
+        spans.append((start, clock()))
+        await gate.release(token)
+
+    await asyncio.gather(*(one_request() for _ in range(10)))
+    spans.sort()
+    for (_, prev_end), (start, _) in itertools.pairwise(spans):
+        assert start - prev_end >= 3.0 - 1e-9  # never overlapping, always >= 3 s apart
+
+
+async def test_gate_reclaims_an_unreleased_permit() -> None:
+    gate = IntervalGate(0.0, lease_s=0.05)
+    await gate.acquire()  # a replica that died holding its permit
+    token, waited = await asyncio.wait_for(gate.acquire(), timeout=2.0)
+    assert token == 2 and waited >= 0.04
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("12", 12.0), (None, None), ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+)
+def test_parse_retry_after(header: str | None, expected: float | None) -> None:
+    assert parse_retry_after(header) == expected
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [ArxivUnavailable("down", 12.5), ArxivQueryError("bad query"), StageError("boom", "embedder")],
+)
+def test_errors_pickle_with_their_fields(exc: Exception) -> None:
+    clone = pickle.loads(pickle.dumps(exc))
+    assert type(clone) is type(exc) and vars(clone) == vars(exc)
+
+
+def test_unwrap_finds_the_cause() -> None:
+    class Wrapper(Exception):
+        def __init__(self, cause: BaseException) -> None:
+            self.cause = cause
+
+    inner = ArxivQueryError("x")
+    assert unwrap(Wrapper(inner)) is inner
+    plain = ValueError("y")
+    assert unwrap(plain) is plain

@@ -1,0 +1,66 @@
+"""Query building: user text never becomes arXiv syntax; dates are encoded exactly once."""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from deployments.arxiv_fetcher import build_search_query, query_terms
+from deployments.errors import ArxivQueryError
+
+
+def test_free_text_becomes_all_terms() -> None:
+    assert build_search_query("Graph neural networks for molecules") == (
+        "all:graph AND all:neural AND all:networks AND all:molecules"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("ti:x OR au:y", ["x", "y"]),
+        ("cat:cs.LG ANDNOT abs:transformer", ["cs.lg", "transformer"]),
+        (
+            '(all:"quantum error") AND submittedDate:[2020 TO 2021]',
+            ["quantum", "error", "2020", "2021"],
+        ),
+        (
+            "self-supervised GPT-4 and 3.5 %28evil%29",
+            ["self-supervised", "gpt-4", "3.5", "28evil", "29"],
+        ),
+        ("id_list=1234&start=5", ["id", "list", "1234", "start", "5"]),
+    ],
+)
+def test_operators_and_prefixes_are_neutralised(text: str, terms: list[str]) -> None:
+    assert query_terms(text) == terms
+    query = build_search_query(text)
+    for token in ("OR", "ANDNOT", "ti:", "au:", "abs:", "cat:", "(", '"', "[", "&", "="):
+        assert token not in query.replace(" AND ", " ").replace("all:", "")
+
+
+def test_stopwords_only_query_still_searches() -> None:
+    assert query_terms("the of and") == ["the", "of"]
+
+
+def test_no_words_is_a_query_error() -> None:
+    with pytest.raises(ArxivQueryError, match="no searchable words"):
+        build_search_query("!!! ??? ---")
+
+
+def test_date_range_is_inclusive_and_encoded_once() -> None:
+    query = build_search_query("dark matter", date(2023, 1, 1), date(2023, 3, 31))
+    assert query == "(all:dark AND all:matter) AND submittedDate:[202301010000 TO 202303312359]"
+    url = httpx.URL("https://export.arxiv.org/api/query", params={"search_query": query})
+    # What arXiv decodes is exactly what we built: no "+TO+" double encoding (%2BTO%2B).
+    assert "%2B" not in str(url)
+    assert parse_qs(url.query.decode())["search_query"] == [query]
+
+
+def test_open_ended_ranges() -> None:
+    assert "[199101010000 TO 202001012359]" in build_search_query(
+        "dark matter", None, date(2020, 1, 1)
+    )
+    assert build_search_query("dark matter", date(2020, 1, 1)).startswith("(all:dark")
