@@ -1,0 +1,293 @@
+"""MemoryWriter stage: papers, their vectors and summaries in Qdrant.
+
+Core: ``PaperMemory`` over qdrant-client. Embedded on-disk mode at ``path`` by default; a Qdrant
+server when ``url`` is given. One point per paper: id = uuid5 of the version-less arXiv id, so a
+paper found again is updated in place, never stored twice. Payload: the paper, its summary, the
+queries that found it and when it was stored. Reads use ``query_points`` (``search`` is gone
+from current qdrant-client).
+
+Embedded mode takes an exclusive lock on its folder: exactly one process may open it, so the
+deployment runs one replica in that mode and every read goes through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qdrant_client import QdrantClient
+from qdrant_client import models as qm
+
+from models.paper import Paper
+
+logger = logging.getLogger(__name__)
+
+# A fixed namespace: the same arXiv id maps to the same point id in every deployment.
+PAPER_NAMESPACE = uuid.UUID("6f1c1e36-8a1b-5b8e-9d0a-7f3e2a1c4b5d")
+MAX_QUERIES_KEPT = 50  # per paper; the oldest queries are dropped past this
+
+
+def point_id(arxiv_id: str) -> str:
+    """The Qdrant point id of a paper: uuid5 of its version-less arXiv id."""
+    return str(uuid.uuid5(PAPER_NAMESPACE, arxiv_id))
+
+
+def _day(value: date) -> int:
+    return value.year * 10000 + value.month * 100 + value.day
+
+
+@dataclass
+class StoredPaper:
+    """A paper as memory holds it, with what the ingress needs to skip work."""
+
+    paper: Paper
+    vector: np.ndarray
+    summary: str | None
+    queries: list[str]
+    stored_at: str
+    score: float = 0.0
+
+
+@dataclass
+class NewMemory:
+    """One paper to write: its metadata, unit vector and summary (None: none made)."""
+
+    paper: Paper
+    vector: np.ndarray
+    summary: str | None
+
+
+class PaperMemory:
+    """Papers in one Qdrant collection (cosine distance, the embedder's dimension)."""
+
+    def __init__(
+        self,
+        dimension: int,
+        *,
+        url: str | None = None,
+        path: str = "./data/qdrant",
+        api_key: str | None = None,
+        collection: str = "papers",
+    ) -> None:
+        self.dimension = dimension
+        self.collection = collection
+        self.mode = "server" if url else "embedded"
+        self.location = url or str(Path(path).resolve())
+        if url:
+            self.client = QdrantClient(url=url, api_key=api_key, timeout=30)
+        else:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            self.client = QdrantClient(path=path)
+        self._ensure_collection()
+
+    def _ensure_collection(self) -> None:
+        if self.client.collection_exists(self.collection):
+            info = self.client.get_collection(self.collection)
+            params = info.config.params.vectors
+            size = params.size if isinstance(params, qm.VectorParams) else None
+            if size is not None and size != self.dimension:
+                raise ValueError(
+                    f"collection {self.collection!r} holds {size}-d vectors but the embedder "
+                    f"makes {self.dimension}-d ones; use another QDRANT_PATH or collection"
+                )
+            return
+        self.client.create_collection(
+            self.collection,
+            vectors_config=qm.VectorParams(size=self.dimension, distance=qm.Distance.COSINE),
+        )
+        if self.mode == "server":  # embedded mode has no payload indexes (and needs none)
+            self.client.create_payload_index(
+                self.collection, "published_day", qm.PayloadSchemaType.INTEGER
+            )
+            self.client.create_payload_index(
+                self.collection, "arxiv_id", qm.PayloadSchemaType.KEYWORD
+            )
+
+    def lookup(self, arxiv_ids: list[str]) -> dict[str, StoredPaper]:
+        """Stored papers among ``arxiv_ids`` (version-less), with vectors and summaries."""
+        if not arxiv_ids:
+            return {}
+        points = self.client.retrieve(
+            self.collection,
+            ids=[point_id(i) for i in arxiv_ids],
+            with_payload=True,
+            with_vectors=True,
+        )
+        found = {}
+        for point in points:
+            stored = self._from_point(point.payload or {}, point.vector)
+            found[stored.paper.arxiv_id] = stored
+        return found
+
+    def upsert(self, items: list[NewMemory], query: str | None = None) -> int:
+        """Write papers (update in place when stored); add ``query`` to each one's history."""
+        if not items:
+            return 0
+        existing = self.lookup([item.paper.arxiv_id for item in items])
+        now = datetime.now(UTC).isoformat()
+        points = []
+        for item in items:
+            old = existing.get(item.paper.arxiv_id)
+            queries = list(old.queries) if old else []
+            if query and query not in queries:
+                queries.append(query)
+            summary = item.summary if item.summary is not None else (old.summary if old else None)
+            payload = {
+                "arxiv_id": item.paper.arxiv_id,
+                "paper": item.paper.model_dump(
+                    mode="json", exclude={"summary", "relevance_score", "citation", "bibtex"}
+                ),
+                "summary": summary,
+                "queries": queries[-MAX_QUERIES_KEPT:],
+                "published_day": _day(item.paper.published_date),
+                "stored_at": old.stored_at if old else now,
+                "updated_at": now,
+            }
+            points.append(
+                qm.PointStruct(
+                    id=point_id(item.paper.arxiv_id),
+                    vector=np.asarray(item.vector, dtype=np.float32).tolist(),
+                    payload=payload,
+                )
+            )
+        self.client.upsert(self.collection, points=points, wait=True)
+        return len(points)
+
+    def search(
+        self,
+        vector: np.ndarray,
+        limit: int = 10,
+        start_date: date | None = None,
+        end_date: date | None = None,
+    ) -> list[StoredPaper]:
+        """Stored papers most similar to ``vector``, optionally by published date (inclusive)."""
+        query_filter = None
+        if start_date or end_date:
+            query_filter = qm.Filter(
+                must=[
+                    qm.FieldCondition(
+                        key="published_day",
+                        range=qm.Range(
+                            gte=_day(start_date) if start_date else None,
+                            lte=_day(end_date) if end_date else None,
+                        ),
+                    )
+                ]
+            )
+        response = self.client.query_points(
+            self.collection,
+            query=np.asarray(vector, dtype=np.float32).tolist(),
+            query_filter=query_filter,
+            limit=limit,
+            with_payload=True,
+            with_vectors=True,
+        )
+        out = []
+        for point in response.points:
+            stored = self._from_point(point.payload or {}, point.vector)
+            stored.score = float(point.score)
+            out.append(stored)
+        return out
+
+    def count(self) -> int:
+        return int(self.client.count(self.collection, exact=True).count)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _from_point(self, payload: dict[str, Any], vector: Any) -> StoredPaper:
+        paper = Paper.model_validate({**payload["paper"], "summary": payload.get("summary")})
+        return StoredPaper(
+            paper=paper,
+            vector=np.asarray(vector, dtype=np.float32),
+            summary=payload.get("summary"),
+            queries=list(payload.get("queries") or []),
+            stored_at=str(payload.get("stored_at", "")),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Deployment
+# --------------------------------------------------------------------------------------------
+
+from ray import serve  # noqa: E402
+from ray.serve.handle import DeploymentHandle  # noqa: E402
+
+from deployments import metrics  # noqa: E402
+from models.settings import Settings  # noqa: E402
+
+
+@serve.deployment(name="MemoryWriter")
+class MemoryWriter:
+    """Thin Serve wrapper; every Qdrant call runs on one worker thread, off the event loop.
+
+    One thread because the embedded store is a single-process, single-writer database; with a
+    server it also keeps writes in order.
+    """
+
+    async def __init__(  # type: ignore[misc]  # Serve awaits an async constructor
+        self, settings: dict[str, Any] | None = None, embedder: DeploymentHandle | None = None
+    ) -> None:
+        config = Settings.load(settings)
+        # The collection's dimension is whatever the configured embedder makes.
+        dimension = (await embedder.info.remote())["dimension"] if embedder else 384
+        key = config.qdrant_api_key.get_secret_value() if config.qdrant_api_key else None
+        self.core = PaperMemory(
+            dimension,
+            url=config.qdrant_url,
+            path=config.qdrant_path,
+            api_key=key,
+            collection=config.qdrant_collection,
+        )
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant")
+        self.stage_metrics = metrics.StageMetrics("memory")
+        self.ops = metrics.counter(
+            "arm_memory_operations_total", "Memory operations by kind.", ("op",)
+        )
+        logger.info("MemoryWriter on %s (%s)", self.core.location, self.core.mode)
+
+    async def _run(self, op: str, items: int, fn: Any, *args: Any) -> Any:
+        started = time.perf_counter()
+        result = await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        self.stage_metrics.record(items, time.perf_counter() - started)
+        self.ops.inc(1, tags={"op": op})
+        return result
+
+    async def lookup(self, arxiv_ids: list[str]) -> dict[str, StoredPaper]:
+        found = await self._run("lookup", len(arxiv_ids), self.core.lookup, arxiv_ids)
+        if found:
+            self.ops.inc(len(found), tags={"op": "hit"})
+        return found
+
+    async def upsert(self, items: list[NewMemory], query: str | None = None) -> int:
+        return await self._run("upsert", len(items), self.core.upsert, items, query)
+
+    async def search(
+        self,
+        vector: np.ndarray,
+        limit: int = 10,
+        start_date: date | None = None,
+        end_date: date | None = None,
+    ) -> list[StoredPaper]:
+        return await self._run("search", 1, self.core.search, vector, limit, start_date, end_date)
+
+    async def count(self) -> int:
+        return int(await self._run("count", 0, self.core.count))
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            stored = await asyncio.wait_for(self.count(), timeout=5.0)
+        except Exception as exc:  # a health probe reports, it never raises
+            return {"state": "down", "detail": f"qdrant {self.core.mode}: {exc}"}
+        return {
+            "state": "ok",
+            "detail": f"qdrant {self.core.mode} at {self.core.location}; {stored} papers",
+        }
