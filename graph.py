@@ -30,27 +30,37 @@ class GraphArgs(Settings):
     llm_config: dict[str, Any] | None = None
 
 
-def _stage(decorated: object) -> Deployment:
-    """A stage class as what ``@serve.deployment`` made it (mypy only sees the class)."""
-    return cast(Deployment, decorated)
+def _stage(decorated: object, options: dict[str, dict[str, Any]] | None = None) -> Deployment:
+    """A stage as ``@serve.deployment`` made it (mypy only sees the class), with options."""
+    deployment = cast(Deployment, decorated)
+    given = (options or {}).get(deployment.name)
+    return deployment.options(**given) if given else deployment
 
 
 def build_app(
-    args: GraphArgs | dict[str, Any] | None = None, *, llm: Application | None = None
+    args: GraphArgs | dict[str, Any] | None = None,
+    *,
+    llm: Application | None = None,
+    options: dict[str, dict[str, Any]] | None = None,
 ) -> Application:
-    """Bind the graph. ``llm`` replaces the Ray Serve LLM deployment (tests bind a stand-in)."""
+    """Bind the graph.
+
+    ``llm`` replaces the Ray Serve LLM deployment (tests bind a stand-in). ``options`` maps a
+    stage's name to ``Deployment.options`` (replicas, ray_actor_options...) for callers that run
+    the graph without a config file; ``serve_config.yaml`` sets the same for ``serve run``.
+    """
     graph_args = args if isinstance(args, GraphArgs) else GraphArgs.model_validate(args or {})
     given = graph_args.model_dump(exclude={"llm_config", *SECRET_FIELDS}, exclude_unset=True)
     settings = Settings.load(given).resolved()
     public = settings.public_args()
 
-    fetcher = _stage(ArxivFetcher).bind(public)
-    embedder = _stage(Embedder).bind(public)
+    fetcher = _stage(ArxivFetcher, options).bind(public)
+    embedder = _stage(Embedder, options).bind(public)
     if settings.summarizer_backend == "vllm" and llm is None:
         llm = _vllm_deployment(graph_args.llm_config, settings.summarizer_model)
-    summarizer = _stage(Summarizer).bind(public, embedder, llm)
-    memory = _stage(MemoryWriter).bind(public, embedder)
-    return _stage(Ingress).bind(public, fetcher, embedder, summarizer, memory)
+    summarizer = _stage(Summarizer, options).bind(public, embedder, llm)
+    memory = _stage(MemoryWriter, options).bind(public, embedder)
+    return _stage(Ingress, options).bind(public, fetcher, embedder, summarizer, memory)
 
 
 def _vllm_deployment(llm_config: dict[str, Any] | None, model: str | None) -> Application:

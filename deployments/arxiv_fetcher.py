@@ -608,14 +608,18 @@ class ArxivGateActor:
 
 
 class ClusterGate:
-    """RequestGate over the named actor (created by the first replica that needs it)."""
+    """RequestGate over the named actor (created by the first replica that needs it).
 
-    def __init__(self, min_interval_s: float) -> None:
+    One gate per arXiv host: every fetcher replica of every application in the cluster that
+    talks to the same host queues at the same gate.
+    """
+
+    def __init__(self, min_interval_s: float, api_url: str) -> None:
         import ray
 
         actor_cls = ray.remote(ArxivGateActor)
         self._actor: Any = actor_cls.options(
-            name=GATE_ACTOR_NAME,
+            name=f"{GATE_ACTOR_NAME}:{httpx.URL(api_url).netloc.decode()}",
             namespace=GATE_NAMESPACE,
             get_if_exists=True,
             lifetime="detached",  # outlives any one replica, so the permit state survives
@@ -640,7 +644,7 @@ class ArxivFetcher:
         self.settings = Settings.load(settings)
         self.client = ArxivClient(
             self.settings.arxiv_api_url,
-            gate=ClusterGate(self.settings.arxiv_min_interval_s),
+            gate=ClusterGate(self.settings.arxiv_min_interval_s, self.settings.arxiv_api_url),
             num_retries=self.settings.arxiv_num_retries,
             backoff_base_s=self.settings.arxiv_backoff_base_s,
             timeout_s=self.settings.arxiv_timeout_s,

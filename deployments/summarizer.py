@@ -409,7 +409,9 @@ async def summarize_checked(
             None, backend.name, backend.model_name, [f"summary timed out after {timeout_s:.0f}s"]
         )
     except StageError as exc:
-        return SummaryOutcome(None, backend.name, backend.model_name, [exc.message])
+        return SummaryOutcome(
+            None, backend.name, backend.model_name, [f"summary failed: {exc.message}"]
+        )
     issues = faithfulness_issues(text, abstract, title) if backend.name != "extractive" else []
     warnings = [f"summary may be unfaithful: {issue}" for issue in issues]
     return SummaryOutcome(text, backend.name, backend.model_name, warnings)

@@ -1,0 +1,148 @@
+"""A local OpenAI-compatible chat server: ``POST /v1/chat/completions`` in OpenAI's schema.
+
+It stands in for a remote ``vllm serve`` on machines without a GPU. Its answer is the first
+sentence of the abstract in the prompt, wrapped the way chatty models wrap answers when
+``chatty`` is on (a ``<think>`` block and a preamble) so the arm's cleaning is exercised. Calls are
+served concurrently, each after ``latency_s``, like a batching LLM server.
+
+    POST /_control {"mode": "ok"|"500"|"empty", "latency_s": S, "chatty": bool}
+    GET  /_stats   {"calls": N, "max_concurrent": N}
+
+Run it: ``python -m arm_dev.openai_standin --port 8082 --latency 0.5``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class OpenAIStandIn:
+    """State and server; ``with OpenAIStandIn() as s: s.base_url``."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, latency_s: float = 0.0, chatty: bool = False
+    ) -> None:
+        self.latency_s = latency_s
+        self.chatty = chatty
+        self.mode = "ok"
+        self.lock = threading.Lock()
+        self.calls = 0
+        self.active = 0
+        self.max_concurrent = 0
+        self.server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self.server.daemon_threads = True
+        self.server.request_queue_size = 256
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.calls += 1
+            self.active += 1
+            self.max_concurrent = max(self.max_concurrent, self.active)
+            mode, latency, chatty = self.mode, self.latency_s, self.chatty
+        try:
+            time.sleep(latency)
+            if mode == "500":
+                return 500, {"error": {"message": "model crashed", "type": "server_error"}}
+            prompt = body["messages"][-1]["content"]
+            abstract = prompt.split("Abstract:", 1)[-1].split("TLDR:", 1)[0].strip()
+            first = re.split(r"(?<=[.!?])\s+", abstract, maxsplit=1)[0]
+            content = "" if mode == "empty" else first
+            if chatty and content:
+                content = f"<think>The user wants a TLDR.</think>\nSure! Here is a TLDR:\n{content}"
+            return 200, {
+                "id": f"chatcmpl-{self.calls}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "standin"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": content},
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": len(prompt.split()),
+                    "completion_tokens": len(content.split()),
+                    "total_tokens": len(prompt.split()) + len(content.split()),
+                },
+            }
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def __enter__(self) -> OpenAIStandIn:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _handler_for(state: OpenAIStandIn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            return
+
+        def _json(self, status: int, payload: Any) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path == "/_stats":
+                self._json(200, {"calls": state.calls, "max_concurrent": state.max_concurrent})
+            elif self.path == "/v1/models":
+                self._json(200, {"object": "list", "data": [{"id": "standin", "object": "model"}]})
+            else:
+                self._json(404, {"error": {"message": "not found"}})
+
+        def do_POST(self) -> None:
+            body = json.loads(
+                self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}"
+            )
+            if self.path == "/v1/chat/completions":
+                self._json(*state.answer(body))
+            elif self.path == "/_control":
+                with state.lock:
+                    state.mode = str(body.get("mode", state.mode))
+                    state.latency_s = float(body.get("latency_s", state.latency_s))
+                    state.chatty = bool(body.get("chatty", state.chatty))
+                self._json(200, {})
+            else:
+                self._json(404, {"error": {"message": "not found"}})
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="OpenAI-compatible chat stand-in")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8082)
+    parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--chatty", action="store_true")
+    args = parser.parse_args()
+    state = OpenAIStandIn(args.host, args.port, args.latency, args.chatty)
+    print(f"OpenAI stand-in on {state.base_url}", flush=True)
+    state.server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
