@@ -1,0 +1,79 @@
+"""serve_config.yaml and the KubeRay manifests: valid for Serve, KubeRay and the builder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from ray.serve.schema import ServeDeploySchema
+
+from graph import GraphArgs
+from tests.conftest import ROOT, shared_path
+
+STAGES = ["Ingress", "ArxivFetcher", "Embedder", "Summarizer", "MemoryWriter"]
+
+
+def _check_serve_config(config: dict[str, Any], *, embedder_gpus: float) -> None:
+    schema = ServeDeploySchema.model_validate(config)
+    (app,) = schema.applications
+    assert app.import_path == "graph:app"
+    GraphArgs.model_validate(app.args)  # no typo in args: the builder forbids unknown keys
+    deployments = {d.name: d for d in app.deployments}
+    assert sorted(deployments) == sorted(STAGES)
+    for deployment in deployments.values():
+        # Serve's default of 5 would queue requests in front of the batching stages.
+        assert deployment.max_ongoing_requests >= 32
+    embedder = deployments["Embedder"]
+    assert embedder.ray_actor_options.num_gpus == embedder_gpus
+    assert embedder.user_config is not None
+    assert embedder.max_ongoing_requests >= embedder.user_config["max_batch_size"]
+    assert config["logging_config"]["encoding"] == "JSON"
+
+
+def test_local_config_fits_two_cores_without_gpu() -> None:
+    config = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
+    _check_serve_config(config, embedder_gpus=0)
+    app = ServeDeploySchema.model_validate(config).applications[0]
+    total = 0.0
+    for d in app.deployments:
+        replicas = d.num_replicas if isinstance(d.num_replicas, int) else None
+        if replicas is None:
+            auto = d.autoscaling_config
+            replicas = auto["max_replicas"] if isinstance(auto, dict) else auto.max_replicas
+        total += replicas * (d.ray_actor_options.num_cpus or 1)
+    assert total <= 2.0, f"the local graph asks for {total} CPUs at full scale"
+    memory = next(d for d in app.deployments if d.name == "MemoryWriter")
+    assert memory.num_replicas == 1  # embedded Qdrant: one process may open the folder
+
+
+def _manifests() -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all((ROOT / "k8s" / "rayservice.yaml").read_text()) if d]
+
+
+def test_rayservice_serve_config() -> None:
+    (service,) = [m for m in _manifests() if m["kind"] == "RayService"]
+    _check_serve_config(yaml.safe_load(service["spec"]["serveConfigV2"]), embedder_gpus=1)
+
+
+def test_rayservice_matches_the_crd() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    crd = yaml.safe_load(shared_path("kuberay", "ray.io_rayservices.yaml").read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    (service,) = [m for m in _manifests() if m["kind"] == "RayService"]
+    jsonschema.validate(service, version["schema"]["openAPIV3Schema"])
+    spec = service["spec"]["rayClusterConfig"]
+    assert spec["rayVersion"] == "2.60.0"
+    groups = {g["groupName"]: g for g in spec["workerGroupSpecs"]}
+    gpu = groups["gpu"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert gpu["nvidia.com/gpu"] == 1
+
+
+def test_rayservice_rejects_a_broken_manifest() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    crd = yaml.safe_load(shared_path("kuberay", "ray.io_rayservices.yaml").read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    (service,) = [m for m in _manifests() if m["kind"] == "RayService"]
+    service["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["replicas"] = "two"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(service, version["schema"]["openAPIV3Schema"])
