@@ -1,0 +1,241 @@
+"""Summarizer cores: sentence splitting, TLDR tidying, LLM answer cleaning, faithfulness, the
+learned extractive scorer with the real MiniLM, and the LLM backends' side of their protocols."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from deployments.embedder import TextEmbedder
+from deployments.errors import StageError
+from deployments.summarizer import (
+    HAND_FEATURES,
+    ExtractiveSummarizer,
+    OpenAIChatSummarizer,
+    ScoringModel,
+    SummaryOutcome,
+    VLLMSummarizer,
+    clean_llm_summary,
+    compress,
+    faithfulness_issues,
+    sentence_features,
+    split_sentences,
+    summarize_checked,
+    tldr_sentence,
+)
+from tests.conftest import FIXTURES, ROOT, shared_path
+
+
+def test_split_sentences_keeps_abbreviations_and_decimals() -> None:
+    text = (
+        "We use CF. Our results hold, e.g. for X. See Fig. 2 for details etc. However, it "
+        "works. Smith et al. (2020) found 3.5% gains. Done."
+    )
+    assert split_sentences(text) == [
+        "We use CF.",
+        "Our results hold, e.g. for X.",
+        "See Fig. 2 for details etc.",
+        "However, it works.",
+        "Smith et al. (2020) found 3.5% gains.",
+        "Done.",
+    ]
+    assert split_sentences("  ") == []
+    assert split_sentences("No full stop at the end") == ["No full stop at the end"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "tldr"),
+    [
+        ("In this paper, we propose a method (M) for X [3].", "We propose a method for X."),
+        ("Specifically, to this end, we show Y.", "We show Y."),
+        ("Building on prior work on graphs, we show that Y holds.", "We show that Y holds."),
+        ("Graphs are everywhere.", "Graphs are everywhere."),
+    ],
+)
+def test_tldr_sentence(sentence: str, tldr: str) -> None:
+    assert tldr_sentence(sentence) == tldr
+
+
+def test_compress_prefers_a_clause_boundary() -> None:
+    long = "We propose a method, which " + " ".join(["word"] * 50) + "."
+    out = compress(long, 20)
+    assert len(out.split()) <= 20 and out.endswith(".")
+    assert compress("Short one.", 20) == "Short one."
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "<think>The user wants a TLDR. Let me think.</think>\nWe propose X, a method for Y.",
+        'Sure! Here is a TLDR:\n\n"We propose X, a method for Y."',
+        "**TL;DR:** We propose X, a method for Y.\nIt also does Z.",
+        "TLDR - We propose X, a method for Y.",
+        "  We propose X, a method for Y.  ",
+    ],
+)
+def test_llm_answers_are_cleaned(answer: str) -> None:
+    assert clean_llm_summary(answer, 30) == "We propose X, a method for Y."
+
+
+def test_unterminated_think_block_leaves_nothing() -> None:
+    assert clean_llm_summary("<think>I am still thinking about", 30) == ""
+
+
+def test_faithfulness_flags_numbers_and_terms_not_in_the_abstract() -> None:
+    abstract = "We compare BERT and ResNet-50 on 3 tasks and gain 12.5% accuracy."
+    assert faithfulness_issues("BERT gains 12.5% on 3 tasks.", abstract) == []
+    issues = faithfulness_issues("GPT-4 gains 40% on 3 tasks.", abstract)
+    assert issues == ["number '40%' is not in the abstract", "term 'GPT-4' is not in the abstract"]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> TextEmbedder:
+    return TextEmbedder()
+
+
+def test_shipped_model_is_learned_and_matches_the_features(embedder: TextEmbedder) -> None:
+    model = ScoringModel.load()
+    assert model.learned and "scitldr_a_train" in model.trained_on
+    sentences = ["Graphs are everywhere.", "We propose a new graph network.", "It works well."]
+    features = sentence_features(sentences, embedder.embed(sentences))
+    assert features.shape == (3, len(HAND_FEATURES) + 2 * embedder.dimension)
+    assert model.score(features).shape == (3,)
+
+
+def test_extractive_picks_the_contribution_and_is_deterministic(embedder: TextEmbedder) -> None:
+    async def embed(texts: list[str]) -> np.ndarray:
+        return embedder.embed(texts)
+
+    summarizer = ExtractiveSummarizer(embed)
+    record = json.loads((FIXTURES / "scitldr_tiny.jsonl").read_text().splitlines()[0])
+    abstract = " ".join(record["source"])
+    first = asyncio.run(summarizer.summarize("", abstract))
+    assert first == (
+        "We propose SparseTune, a method that fine-tunes only 2% of the weights of "
+        "a pretrained model."
+    )
+    assert asyncio.run(summarizer.summarize("", abstract)) == first
+    with pytest.raises(StageError):
+        asyncio.run(summarizer.summarize("", "   "))
+
+
+ABSTRACT = "Quantum error correction needs decoders. We train a CNN decoder with a 0.9% threshold."
+
+
+async def test_openai_backend_speaks_the_chat_schema() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        assert request.url.path == "/v1/chat/completions"
+        assert request.headers["Authorization"] == "Bearer k"
+        content = "<think>hm</think>Here is a TLDR: A CNN decoder reaches a 0.9% threshold."
+        return httpx.Response(200, json={"choices": [{"message": {"content": content}}]})
+
+    backend = OpenAIChatSummarizer(
+        "http://llm.test/v1", "m", api_key="k", transport=httpx.MockTransport(handler)
+    )
+    assert (
+        await backend.summarize("Decoders", ABSTRACT) == "A CNN decoder reaches a 0.9% threshold."
+    )
+    body = seen[0]
+    assert body["model"] == "m" and body["temperature"] == 0.0
+    assert "about 20 words" in body["messages"][0]["content"]
+    assert "Title: Decoders" in body["messages"][1]["content"]
+
+
+async def test_openai_backend_errors_are_stage_errors() -> None:
+    backend = OpenAIChatSummarizer(
+        "http://llm.test/v1",
+        "m",
+        transport=httpx.MockTransport(lambda r: httpx.Response(500, json={"error": "boom"})),
+    )
+    with pytest.raises(StageError, match="OpenAI-compatible endpoint failed"):
+        await backend.summarize("t", ABSTRACT)
+
+
+class _LLMServerHandle:
+    """Just enough of a DeploymentHandle to an LLMServer: options(stream=True).chat.remote()."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.requests: list[Any] = []
+        self.chat = self
+
+    def options(self, **kwargs: Any) -> _LLMServerHandle:
+        assert kwargs == {"stream": True}
+        return self
+
+    def remote(self, request: Any) -> AsyncIterator[dict[str, Any]]:
+        self.requests.append(request)
+
+        async def stream() -> AsyncIterator[dict[str, Any]]:
+            yield {"choices": [{"message": {"content": self.answer}}]}
+
+        return stream()
+
+
+async def test_vllm_backend_sends_a_chat_request_and_cleans_the_answer() -> None:
+    handle = _LLMServerHandle("<think>x</think>\nTL;DR: A CNN decoder reaches a 0.9% threshold.")
+    backend = VLLMSummarizer(handle, "qwen")
+    assert await backend.summarize("t", ABSTRACT) == "A CNN decoder reaches a 0.9% threshold."
+    request = handle.requests[0]
+    fields = request.model_dump() if hasattr(request, "model_dump") else request
+    assert fields["model"] == "qwen" and fields["stream"] is False
+
+
+async def test_checked_summary_flags_unfaithful_llm_output() -> None:
+    handle = _LLMServerHandle("A CNN decoder reaches a 2.5% threshold with GPT-4.")
+    outcome = await summarize_checked(VLLMSummarizer(handle, "qwen"), "t", ABSTRACT, 5.0)
+    assert isinstance(outcome, SummaryOutcome) and outcome.summary
+    assert any("2.5%" in w for w in outcome.warnings) and any(
+        "GPT-4" in w for w in outcome.warnings
+    )
+
+
+async def test_checked_summary_times_out_into_a_warning() -> None:
+    class Slow:
+        name, model_name = "openai", "slow"
+
+        async def summarize(self, title: str, abstract: str) -> str:
+            await asyncio.sleep(5)
+            return "never"
+
+    outcome = await summarize_checked(Slow(), "t", ABSTRACT, 0.05)
+    assert outcome.summary is None and "timed out" in outcome.warnings[0]
+
+
+def _run_eval(*args: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.summaries", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_eval_command_prints_its_json_line() -> None:
+    result = _run_eval("--data", str(FIXTURES / "scitldr_tiny.jsonl"), "--backend", "extractive")
+    assert {"rouge1", "rouge2", "rougeL", "n", "backend", "mean_words", "seconds"} <= set(result)
+    assert result["n"] == 3 and result["backend"] == "extractive"
+    assert 30 < result["rouge1"] <= 100 and result["faithful_rate"] == 1.0
+    lead = _run_eval("--data", str(FIXTURES / "scitldr_tiny.jsonl"), "--backend", "lead")
+    assert lead["rouge1"] < result["rouge1"]  # the first sentence is background here
+
+
+def test_extractive_beats_the_baselines_on_scitldr_dev() -> None:
+    data = shared_path("scitldr", "scitldr_a_dev.jsonl")
+    extractive = _run_eval("--data", str(data), "--backend", "extractive", "--limit", "150")
+    centroid = _run_eval("--data", str(data), "--backend", "centroid", "--limit", "150")
+    assert extractive["rouge1"] > centroid["rouge1"] + 4
