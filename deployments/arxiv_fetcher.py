@@ -585,6 +585,7 @@ class ArxivClient:
 
 from ray import serve  # noqa: E402  (the core above must stay importable without Ray running)
 
+from deployments import metrics  # noqa: E402
 from models.settings import Settings  # noqa: E402
 
 GATE_ACTOR_NAME = "arxiv_gate"
@@ -651,6 +652,17 @@ class ArxivFetcher:
             cache_ttl_s=self.settings.arxiv_cache_ttl_s,
             cache_size=self.settings.arxiv_cache_size,
         )
+        self.stage_metrics = metrics.StageMetrics("arxiv")
+        self.requests = metrics.counter("arm_arxiv_requests_total", "HTTP requests sent to arXiv.")
+        self.cache_hits = metrics.counter(
+            "arm_arxiv_cache_hits_total", "Searches served from cache."
+        )
+        self.retries = metrics.counter("arm_arxiv_retries_total", "arXiv requests retried.")
+        self.gate_wait = metrics.histogram(
+            "arm_arxiv_gate_wait_ms",
+            "Time a search waited for the cluster-wide gate, in ms.",
+            metrics.LATENCY_MS_BOUNDARIES,
+        )
 
     async def search(
         self,
@@ -659,9 +671,19 @@ class ArxivFetcher:
         end_date: date | None = None,
         max_results: int = 10,
     ) -> SearchResult:
-        return await self.client.search(
+        started = time.perf_counter()
+        result = await self.client.search(
             text, start_date=start_date, end_date=end_date, max_results=max_results
         )
+        self.stage_metrics.record(len(result.papers), time.perf_counter() - started)
+        if result.cache_hit:
+            self.cache_hits.inc()
+        else:
+            self.requests.inc(result.requests)
+            self.gate_wait.observe(result.gate_wait_s * 1000.0)
+            if result.retries:
+                self.retries.inc(result.retries)
+        return result
 
     async def health(self) -> dict[str, Any]:
         """Local state only: Kubernetes probes every few seconds, arXiv must not see that."""

@@ -13,8 +13,10 @@ worker thread so the replica's event loop keeps accepting calls, and takes its d
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,70 @@ class TextEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+class VectorCache:
+    """The vectors of recently embedded texts, by content hash; least recently used goes first.
+
+    Concurrent requests often carry the same paper (its abstract found by several queries, or
+    re-ranked before memory has stored it): the Embedder sees them all, so it encodes each text
+    once. ``size`` vectors of MiniLM take about ``size`` x 1.5 KB.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self.hits = 0
+
+    @staticmethod
+    def key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+    def get(self, key: bytes) -> np.ndarray | None:
+        vector = self._items.get(key)
+        if vector is not None:
+            self._items.move_to_end(key)
+            self.hits += 1
+        return vector
+
+    def put(self, key: bytes, vector: np.ndarray) -> None:
+        if self.size <= 0:
+            return
+        self._items[key] = vector
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def embed_deduplicated(
+    embedder: TextEmbedder, cache: VectorCache, texts: list[str]
+) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``, encoding only those neither cached nor repeated in the list.
+
+    Returns (vectors in input order, number of texts actually encoded).
+    """
+    keys = [cache.key(t) for t in texts]
+    found: dict[bytes, np.ndarray] = {}
+    todo: dict[bytes, str] = {}
+    for key, text in zip(keys, texts, strict=True):
+        if key in found or key in todo:
+            continue
+        vector = cache.get(key)
+        if vector is None:
+            todo[key] = text
+        else:
+            found[key] = vector
+    if todo:
+        fresh = embedder.embed(list(todo.values()))
+        for key, vector in zip(todo, fresh, strict=True):
+            found[key] = vector
+            cache.put(key, vector)
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32), 0
+    return np.stack([found[k] for k in keys]), len(todo)
+
+
 # --------------------------------------------------------------------------------------------
 # Deployment
 # --------------------------------------------------------------------------------------------
@@ -90,7 +156,16 @@ class Embedder:
         config = Settings.load(settings)
         # The config decides: num_gpus > 0 gives this replica a GPU id, num_gpus 0 gives none.
         device = "cuda" if ray.get_gpu_ids() else config.embedding_device
-        self.core = TextEmbedder(config.embedding_model, device=device)
+        if config.embedding_threads:
+            # Ray sets OMP_NUM_THREADS to the actor's num_cpus; on a CPU-only machine where this
+            # stage is the bottleneck the config may let MiniLM use more cores than it reserves.
+            import torch
+
+            torch.set_num_threads(config.embedding_threads)
+        self.core = TextEmbedder(
+            config.embedding_model, device=device, batch_size=config.embedding_batch_size
+        )
+        self.cache = VectorCache(config.embedding_cache_size)
         self.stage_metrics = metrics.StageMetrics("embedder")
         self.batch_sizes = metrics.histogram(
             "arm_embedder_batch_texts",
@@ -100,7 +175,11 @@ class Embedder:
         self.texts_per_s = metrics.gauge(
             "arm_embedder_texts_per_second", "Texts per second of the last encode() call."
         )
+        self.reused = metrics.counter(
+            "arm_embedder_texts_reused_total", "Texts answered from the vector cache."
+        )
         self.texts_total = 0
+        self.texts_reused = 0
         logger.info("Embedder ready: %s on %s", self.core.model_name, device)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
@@ -115,13 +194,17 @@ class Embedder:
     async def embed_batch(self, calls: list[list[str]]) -> list[np.ndarray]:
         flat = [text for texts in calls for text in texts]
         started = time.perf_counter()
-        vectors = await asyncio.to_thread(self.core.embed, flat)
+        # One batch at a time (serve.batch's default), so the cache is consistent across them.
+        vectors, encoded = await asyncio.to_thread(embed_deduplicated, self.core, self.cache, flat)
         elapsed = time.perf_counter() - started
-        self.texts_total += len(flat)
-        self.batch_sizes.observe(len(flat))
-        if elapsed > 0 and flat:
-            self.texts_per_s.set(len(flat) / elapsed)
-        self.stage_metrics.record(len(flat), elapsed)
+        self.texts_total += encoded
+        self.texts_reused += len(flat) - encoded
+        self.batch_sizes.observe(encoded)
+        if elapsed > 0 and encoded:
+            self.texts_per_s.set(encoded / elapsed)
+        if len(flat) > encoded:
+            self.reused.inc(len(flat) - encoded)
+        self.stage_metrics.record(encoded, elapsed)
         out, offset = [], 0
         for texts in calls:
             out.append(vectors[offset : offset + len(texts)])
@@ -140,6 +223,8 @@ class Embedder:
             "dimension": self.core.dimension,
             "device": self.core.device,
             "texts_total": self.texts_total,
+            "texts_reused": self.texts_reused,
+            "cached": len(self.cache),
         }
 
     async def health(self) -> dict[str, Any]:

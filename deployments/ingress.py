@@ -370,6 +370,7 @@ class Ingress:
             max_candidates=self.config.arxiv_max_results,
         )
         self.stage_metrics = metrics.StageMetrics("ingress")
+        self.summaries = metrics.summaries_counter()
         self.requests = metrics.counter(
             "arm_requests_total", "HTTP requests by route and status.", ("route", "status")
         )
@@ -441,6 +442,9 @@ class Ingress:
             self.requests.inc(1, tags={"route": "/execute", "status": str(answer.status_code)})
             return answer
         self.stage_metrics.record(len(response.papers), time.perf_counter() - started)
+        reused = response.provenance.cache.get("summaries_reused", 0)
+        if reused:
+            self.summaries.inc(reused, tags={"outcome": "reused"})
         self.requests.inc(1, tags={"route": "/execute", "status": "200"})
         return JSONResponse(response.model_dump(mode="json"))
 

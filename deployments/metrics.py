@@ -33,6 +33,11 @@ def histogram(
     )
 
 
+def summaries_counter() -> serve_metrics.Counter:
+    """Summaries by outcome: made, failed, flagged (Summarizer) and reused (Ingress)."""
+    return counter("arm_summaries_total", "Summaries by outcome.", ("outcome",))
+
+
 class StageMetrics:
     """Items processed and latency of one stage: the figures every stage reports alike."""
 

@@ -15,10 +15,12 @@ term the abstract does not contain is returned with a warning, never silently.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -502,6 +504,53 @@ async def summarize_checked(
     return SummaryOutcome(text, backend.name, backend.model_name, warnings)
 
 
+class SharedSummaries:
+    """One summary per paper at a time, and recent ones kept.
+
+    Concurrent requests often rank the same paper before memory has stored its summary; callers
+    for a paper whose summary is being made wait for that one call instead of making another
+    (for an LLM backend, another paid call). Successful outcomes are kept (LRU, ``size``);
+    failures are not, so the next request tries again.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._done: OrderedDict[bytes, SummaryOutcome] = OrderedDict()
+        self._in_flight: dict[bytes, asyncio.Future[SummaryOutcome]] = {}
+
+    @staticmethod
+    def key(title: str, abstract: str) -> bytes:
+        return hashlib.blake2b(f"{title}\x00{abstract}".encode(), digest_size=16).digest()
+
+    async def get(
+        self, key: bytes, make: Callable[[], Awaitable[SummaryOutcome]]
+    ) -> tuple[SummaryOutcome, bool]:
+        """(outcome, shared): ``shared`` when no new summary was made for this call."""
+        done = self._done.get(key)
+        if done is not None:
+            self._done.move_to_end(key)
+            return done, True
+        pending = self._in_flight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending), True
+        future: asyncio.Future[SummaryOutcome] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = future
+        try:
+            outcome = await make()
+            future.set_result(outcome)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            del self._in_flight[key]
+        if outcome.summary and self.size > 0:
+            self._done[key] = outcome
+            while len(self._done) > self.size:
+                self._done.popitem(last=False)
+        return outcome, False
+
+
 # --------------------------------------------------------------------------------------------
 # Deployment
 # --------------------------------------------------------------------------------------------
@@ -556,17 +605,20 @@ class Summarizer:
         self.config = Settings.load(settings)
         self.backend = make_backend(self.config, embedder, llm)
         self.stage_metrics = metrics.StageMetrics("summarizer")
-        self.outcomes = metrics.counter(
-            "arm_summaries_total", "Summaries by outcome: made, failed, flagged.", ("outcome",)
-        )
+        self.outcomes = metrics.summaries_counter()
+        self.shared = SharedSummaries(self.config.summary_cache_size)
         logger.info("Summarizer backend %s (%s)", self.backend.name, self.backend.model_name)
 
     async def summarize(self, title: str, abstract: str) -> SummaryOutcome:
         started = time.perf_counter()
-        outcome = await summarize_checked(
-            self.backend, title, abstract, self.config.summary_timeout_s
+        outcome, shared = await self.shared.get(
+            SharedSummaries.key(title, abstract),
+            lambda: summarize_checked(self.backend, title, abstract, self.config.summary_timeout_s),
         )
-        self.stage_metrics.record(1, time.perf_counter() - started)
+        self.stage_metrics.record(0 if shared else 1, time.perf_counter() - started)
+        if shared:
+            self.outcomes.inc(1, tags={"outcome": "shared"})
+            return outcome
         self.outcomes.inc(1, tags={"outcome": "made" if outcome.summary else "failed"})
         if outcome.summary and outcome.warnings:
             self.outcomes.inc(1, tags={"outcome": "flagged"})

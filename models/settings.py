@@ -37,11 +37,21 @@ class Settings(BaseModel):
 
     embedding_model: str | None = Field(default=None, description="None: the packaged MiniLM.")
     embedding_device: str = "cpu"
+    embedding_batch_size: int = Field(
+        default=8, ge=1, le=1024, description="Texts per forward pass; 4-8 is fastest on CPU."
+    )
+    embedding_cache_size: int = Field(
+        default=20000, ge=0, description="Recent vectors kept by the Embedder (1.5 KB each)."
+    )
+    embedding_threads: int | None = Field(
+        default=None, ge=1, description="torch CPU threads; Ray's default is the actor's num_cpus."
+    )
 
     summarizer_backend: SummarizerBackend = "extractive"
     summarizer_model: str | None = None
     summary_max_words: int = Field(default=30, ge=5, le=200)
     summary_timeout_s: float = Field(default=60.0, gt=0.0)
+    summary_cache_size: int = Field(default=4096, ge=0, description="Recent summaries kept.")
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = None
 
