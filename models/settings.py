@@ -40,11 +40,17 @@ class Settings(BaseModel):
     embedding_batch_size: int = Field(
         default=8, ge=1, le=1024, description="Texts per forward pass; 4-8 is fastest on CPU."
     )
+    embedding_max_texts: int = Field(
+        default=512, ge=1, description="Most texts one encode() run takes (memory bound)."
+    )
     embedding_cache_size: int = Field(
         default=20000, ge=0, description="Recent vectors kept by the Embedder (1.5 KB each)."
     )
     embedding_threads: int | None = Field(
-        default=None, ge=1, description="torch CPU threads; Ray's default is the actor's num_cpus."
+        default=None,
+        ge=1,
+        le=64,
+        description="CPU only: shards of each batch encoded in parallel, one thread each.",
     )
 
     summarizer_backend: SummarizerBackend = "extractive"
