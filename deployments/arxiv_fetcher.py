@@ -424,8 +424,10 @@ class ArxivClient:
     """Search arXiv through a gate, with retries and a TTL cache.
 
     Defaults are arXiv's published limits: ``min_interval`` 3 s lives in the gate,
-    ``num_retries=3`` with exponential backoff from ``backoff_base_s=2.0`` plus jitter, capped at
-    ``max_backoff_s``; a Retry-After longer than that fails fast with ``ArxivUnavailable``.
+    ``num_retries=3`` with exponential backoff from ``backoff_base_s=2.0`` plus jitter. A caller
+    is waiting, so one wait is at most ``max_backoff_s`` (10 s) and all of them together at most
+    ``retry_budget_s`` (20 s): beyond that (a long Retry-After, say) it fails fast with
+    ``ArxivUnavailable`` carrying arXiv's Retry-After, which the ingress turns into a 503.
     """
 
     def __init__(
@@ -435,7 +437,8 @@ class ArxivClient:
         gate: RequestGate | None = None,
         num_retries: int = 3,
         backoff_base_s: float = 2.0,
-        max_backoff_s: float = 60.0,
+        max_backoff_s: float = 10.0,
+        retry_budget_s: float = 20.0,
         timeout_s: float = 30.0,
         cache_ttl_s: float = 24 * 3600.0,
         cache_size: int = 2048,
@@ -449,6 +452,7 @@ class ArxivClient:
         self.num_retries = num_retries
         self.backoff_base_s = backoff_base_s
         self.max_backoff_s = max_backoff_s
+        self.retry_budget_s = retry_budget_s
         self._sleep = sleep
         self._jitter = jitter
         self.cache: TTLCache[tuple[str, int], SearchResult] = TTLCache(
@@ -493,13 +497,14 @@ class ArxivClient:
 
     async def _fetch_with_retries(self, query: str, params: dict[str, str]) -> SearchResult:
         requests = retries = 0
-        waited = 0.0
+        waited = backed_off = 0.0
         last: _Retryable | None = None
         for attempt in range(self.num_retries + 1):
             if attempt:
                 delay = self._backoff(attempt, last.retry_after_s if last else None)
-                if delay is None:
-                    break  # arXiv asked for longer than we may wait within a request
+                if delay is None or backed_off + delay > self.retry_budget_s:
+                    break  # longer than a caller should wait: answer 503 + Retry-After now
+                backed_off += delay
                 retries += 1
                 self.stats["retries"] += 1
                 logger.info(

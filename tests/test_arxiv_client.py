@@ -202,3 +202,19 @@ def test_unwrap_finds_the_cause() -> None:
     assert unwrap(Wrapper(inner)) is inner
     plain = ValueError("y")
     assert unwrap(plain) is plain
+
+
+async def test_a_long_retry_after_answers_503_at_once(clock: FakeClock) -> None:
+    transport, seen = scripted(httpx.Response(429, headers={"Retry-After": "30"}))
+    with pytest.raises(ArxivUnavailable) as info:
+        await make_client(clock, transport).search("neutrino")
+    assert len(seen) == 1 and clock.sleeps == []  # the caller is not kept waiting 30 s
+    assert info.value.retry_after_s == 30
+
+
+async def test_retries_stop_at_the_time_budget(clock: FakeClock) -> None:
+    transport, seen = scripted(*[httpx.Response(503, headers={"Retry-After": "8"})] * 4)
+    with pytest.raises(ArxivUnavailable):
+        await make_client(clock, transport, num_retries=3).search("neutrino")
+    # waits of 9 s each (Retry-After 8 + jitter): two fit in the 20 s budget, a third would not
+    assert len(seen) == 3 and sum(clock.sleeps) <= 20.0
