@@ -29,13 +29,11 @@ import numpy as np
 from bench.scitldr import METRICS, Record, Rouge, load_records
 from deployments.errors import StageError
 from deployments.summarizer import (
-    ExtractiveSummarizer,
-    OpenAIChatSummarizer,
     SummaryBackend,
-    VLLMSummarizer,
     faithfulness_issues,
     split_sentences,
 )
+from deployments.summarizer import make_backend as summarizer_backend
 from models.settings import Settings
 
 
@@ -61,8 +59,12 @@ class _Baseline:
 
 
 def make_backend(name: str, rouge: Rouge) -> tuple[SummaryBackend, Any]:
-    """(backend, something to close) for a backend name, configured like the arm itself."""
+    """(backend, something to shut down) for a name: the reference points here, the arm's own
+    backends through the arm's own factory, configured from the environment like the arm."""
+    if name in ("lead", "oracle"):
+        return _Baseline(name, rouge=rouge), None
     settings = Settings.load()
+    embedder = None
     if name in ("extractive", "centroid"):
         from deployments.embedder import TextEmbedder
 
@@ -70,22 +72,10 @@ def make_backend(name: str, rouge: Rouge) -> tuple[SummaryBackend, Any]:
         if name == "centroid":
             return _Baseline("centroid", embedder), None
 
-        async def embed(texts: list[str]) -> np.ndarray:
-            return await asyncio.to_thread(embedder.embed, texts)
+    async def embed(texts: list[str]) -> np.ndarray:
+        return await asyncio.to_thread(embedder.embed, texts)  # type: ignore[union-attr]
 
-        return ExtractiveSummarizer(embed), None
-    if name in ("lead", "oracle"):
-        return _Baseline(name, rouge=rouge), None
-    if name == "openai":
-        if not settings.openai_base_url:
-            raise SystemExit("--backend openai needs OPENAI_BASE_URL (and SUMMARIZER_MODEL)")
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        return OpenAIChatSummarizer(
-            settings.openai_base_url,
-            settings.summarizer_model or "default",
-            api_key=key,
-            max_words=settings.summary_max_words,
-        ), None
+    llm = closer = None
     if name == "vllm":
         from ray import serve
 
@@ -93,11 +83,19 @@ def make_backend(name: str, rouge: Rouge) -> tuple[SummaryBackend, Any]:
 
         if not settings.summarizer_model:
             raise SystemExit("--backend vllm needs SUMMARIZER_MODEL (a model id or local path)")
-        handle = serve.run(
+        llm = serve.run(
             _vllm_deployment(None, settings.summarizer_model), name="bench-llm", route_prefix=None
         )
-        return VLLMSummarizer(handle, settings.summarizer_model, settings.summary_max_words), serve
-    raise SystemExit(f"unknown backend {name!r}")
+        closer = serve
+    try:
+        backend = summarizer_backend(
+            settings.model_copy(update={"summarizer_backend": name}),
+            embed if embedder else None,
+            llm,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"--backend {name}: {exc}") from exc
+    return backend, closer
 
 
 async def evaluate(

@@ -562,10 +562,9 @@ from deployments import metrics  # noqa: E402
 from models.settings import Settings  # noqa: E402
 
 
-def make_backend(
-    config: Settings, embedder: DeploymentHandle | None, llm: DeploymentHandle | None
-) -> SummaryBackend:
-    """The backend the settings name, wired to the handles it needs."""
+def make_backend(config: Settings, embed: EmbedFn | None, llm: Any | None) -> SummaryBackend:
+    """The backend the settings name, wired to what it needs: ``embed`` (sentence vectors, for
+    ``extractive``) or ``llm`` (a handle to an LLMServer, for ``vllm``)."""
     if config.summarizer_backend == "openai":
         if not config.openai_base_url:
             raise ValueError("SUMMARIZER_BACKEND=openai needs OPENAI_BASE_URL")
@@ -583,12 +582,8 @@ def make_backend(
         return VLLMSummarizer(
             llm, config.summarizer_model or "default", max_words=config.summary_max_words
         )
-    if embedder is None:
-        raise ValueError("the extractive summarizer needs the Embedder deployment")
-
-    async def embed(texts: list[str]) -> np.ndarray:
-        return await embedder.embed.remote(texts)
-
+    if embed is None:
+        raise ValueError("the extractive summarizer needs sentence vectors (the Embedder)")
     return ExtractiveSummarizer(embed)
 
 
@@ -603,7 +598,13 @@ class Summarizer:
         llm: DeploymentHandle | None = None,
     ) -> None:
         self.config = Settings.load(settings)
-        self.backend = make_backend(self.config, embedder, llm)
+        embed: EmbedFn | None = None
+        if embedder is not None:
+
+            async def embed(texts: list[str]) -> np.ndarray:
+                return await embedder.embed.remote(texts)
+
+        self.backend = make_backend(self.config, embed, llm)
         self.stage_metrics = metrics.StageMetrics("summarizer")
         self.outcomes = metrics.summaries_counter()
         self.shared = SharedSummaries(self.config.summary_cache_size)
