@@ -9,12 +9,12 @@ summarizer backend run through a real ``serve.run`` on a machine without a GPU.
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ray import serve
+
+from arm_dev.openai_standin import chat_completion, first_sentence_of_prompt
 
 
 @serve.deployment(name="StandInLLMServer", ray_actor_options={"num_cpus": 0.05})
@@ -28,24 +28,12 @@ class StandInLLMServer:
     async def chat(self, request: Any) -> AsyncIterator[dict[str, Any]]:
         self.calls += 1
         data = request.model_dump() if hasattr(request, "model_dump") else dict(request)
-        prompt = data["messages"][-1]["content"]
-        abstract = prompt.split("Abstract:", 1)[-1].split("TLDR:", 1)[0].strip()
-        answer = re.split(r"(?<=[.!?])\s+", abstract, maxsplit=1)[0]
+        answer = first_sentence_of_prompt(data["messages"])
         if self.think:
             answer = f"<think>Find the main claim.</think>\n\nTL;DR: {answer}"
-        yield {
-            "id": f"chatcmpl-standin-{self.calls}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": data.get("model", "standin"),
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": answer},
-                }
-            ],
-        }
+        yield chat_completion(
+            f"chatcmpl-standin-{self.calls}", data.get("model", "standin"), answer
+        )
 
     def stats(self) -> dict[str, int]:
         return {"calls": self.calls}

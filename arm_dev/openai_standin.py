@@ -22,6 +22,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+def first_sentence_of_prompt(messages: list[dict[str, str]]) -> str:
+    """The stand-ins' "model": the first sentence of the abstract in the arm's TLDR prompt."""
+    prompt = messages[-1]["content"]
+    abstract = prompt.split("Abstract:", 1)[-1].split("TLDR:", 1)[0].strip()
+    return re.split(r"(?<=[.!?])\s+", abstract, maxsplit=1)[0]
+
+
+def chat_completion(completion_id: str, model: str, content: str) -> dict[str, Any]:
+    """A ChatCompletionResponse body in OpenAI's schema."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
+    }
+
+
 class OpenAIStandIn:
     """State and server; ``with OpenAIStandIn() as s: s.base_url``."""
 
@@ -55,23 +79,12 @@ class OpenAIStandIn:
             if mode == "500":
                 return 500, {"error": {"message": "model crashed", "type": "server_error"}}
             prompt = body["messages"][-1]["content"]
-            abstract = prompt.split("Abstract:", 1)[-1].split("TLDR:", 1)[0].strip()
-            first = re.split(r"(?<=[.!?])\s+", abstract, maxsplit=1)[0]
+            first = first_sentence_of_prompt(body["messages"])
             content = "" if mode == "empty" else first
             if chatty and content:
                 content = f"<think>The user wants a TLDR.</think>\nSure! Here is a TLDR:\n{content}"
             return 200, {
-                "id": f"chatcmpl-{self.calls}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model", "standin"),
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": content},
-                    }
-                ],
+                **chat_completion(f"chatcmpl-{self.calls}", body.get("model", "standin"), content),
                 "usage": {
                     "prompt_tokens": len(prompt.split()),
                     "completion_tokens": len(content.split()),

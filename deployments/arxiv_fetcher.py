@@ -27,17 +27,17 @@ import math
 import random
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 import httpx
 from defusedxml import DefusedXmlException
 
+from deployments.caches import TTLCache
 from deployments.errors import ArxivQueryError, ArxivUnavailable
 from models.paper import Paper
 
@@ -342,41 +342,6 @@ class IntervalGate:
 # --------------------------------------------------------------------------------------------
 # Cache
 # --------------------------------------------------------------------------------------------
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class TTLCache(Generic[K, V]):
-    """A small LRU cache whose entries expire ``ttl_s`` seconds after they were written."""
-
-    def __init__(self, ttl_s: float, maxsize: int = 1024, clock: Clock = time.monotonic) -> None:
-        self.ttl_s = ttl_s
-        self.maxsize = maxsize
-        self._clock = clock
-        self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        expires, value = item
-        if self._clock() >= expires:
-            del self._items[key]
-            return None
-        self._items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        if self.maxsize <= 0 or self.ttl_s <= 0:
-            return
-        self._items[key] = (self._clock() + self.ttl_s, value)
-        self._items.move_to_end(key)
-        while len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 # --------------------------------------------------------------------------------------------

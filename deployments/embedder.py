@@ -18,13 +18,14 @@ import hashlib
 import logging
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from deployments.caches import TTLCache
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +120,7 @@ class VectorCache:
     """
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._items: TTLCache[bytes, np.ndarray] = TTLCache(maxsize=size)
         self.hits = 0
 
     @staticmethod
@@ -130,17 +130,11 @@ class VectorCache:
     def get(self, key: bytes) -> np.ndarray | None:
         vector = self._items.get(key)
         if vector is not None:
-            self._items.move_to_end(key)
             self.hits += 1
         return vector
 
     def put(self, key: bytes, vector: np.ndarray) -> None:
-        if self.size <= 0:
-            return
-        self._items[key] = vector
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        self._items.put(key, vector)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -17,12 +17,12 @@ import logging
 import math
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import numpy as np
 
+from deployments.caches import TTLCache
 from deployments.errors import ArmError, ArxivQueryError, ArxivUnavailable, unwrap
 from deployments.memory_writer import NewMemory, StoredPaper
 from models.paper import Paper
@@ -83,19 +83,15 @@ class ResearchPipeline:
         self.candidate_factor = candidate_factor
         self.max_candidates = max_candidates
         # Query vectors by exact query text: a repeated query skips the embedder entirely.
-        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.query_cache_size = 4096
+        self._query_vectors: TTLCache[str, np.ndarray] = TTLCache(maxsize=4096)
 
     async def embed_query(self, query: str) -> np.ndarray:
         """The query's unit vector, from a small LRU or the embedder."""
         cached = self._query_vectors.get(query)
         if cached is not None:
-            self._query_vectors.move_to_end(query)
             return cached
         vector = np.asarray(await self.embedder.embed([query]), dtype=np.float32)[0]
-        self._query_vectors[query] = vector
-        if len(self._query_vectors) > self.query_cache_size:
-            self._query_vectors.popitem(last=False)
+        self._query_vectors.put(query, vector)
         return vector
 
     async def execute(self, req: ResearchRequest, request_id: str) -> ResearchResponse:

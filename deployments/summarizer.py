@@ -20,7 +20,6 @@ import json
 import logging
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any, Protocol
 import httpx
 import numpy as np
 
+from deployments.caches import TTLCache
 from deployments.errors import StageError
 
 logger = logging.getLogger(__name__)
@@ -514,8 +514,7 @@ class SharedSummaries:
     """
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._done: OrderedDict[bytes, SummaryOutcome] = OrderedDict()
+        self._done: TTLCache[bytes, SummaryOutcome] = TTLCache(maxsize=size)
         self._in_flight: dict[bytes, asyncio.Future[SummaryOutcome]] = {}
 
     @staticmethod
@@ -528,7 +527,6 @@ class SharedSummaries:
         """(outcome, shared): ``shared`` when no new summary was made for this call."""
         done = self._done.get(key)
         if done is not None:
-            self._done.move_to_end(key)
             return done, True
         pending = self._in_flight.get(key)
         if pending is not None:
@@ -544,10 +542,8 @@ class SharedSummaries:
             raise
         finally:
             del self._in_flight[key]
-        if outcome.summary and self.size > 0:
-            self._done[key] = outcome
-            while len(self._done) > self.size:
-                self._done.popitem(last=False)
+        if outcome.summary:
+            self._done.put(key, outcome)
         return outcome, False
 
 
