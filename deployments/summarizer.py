@@ -346,8 +346,9 @@ class ExtractiveSummarizer:
     Two scorers vote (``blend_scores``): the ridge model over each sentence's MiniLM vector
     (from the Embedder deployment, in its shared batches) and the contextual scorer, MiniLM
     fine-tuned to read the whole abstract (``deployments.context_scorer``), run here in a
-    thread. Cost per abstract on a CPU core: about 50 ms of sentence embedding plus about 35 ms
-    for the contextual pass. Deterministic.
+    thread, while the Embedder embeds. Cost per abstract: about 50 ms of sentence embedding plus
+    65 ms for the contextual pass on one CPU core (92 ms for both on this 2-core machine, as
+    ``bench.summaries`` measures). Deterministic.
     """
 
     name = "extractive"
@@ -382,17 +383,18 @@ class ExtractiveSummarizer:
             raise StageError("the abstract is empty", "summarizer")
         if len(sentences) == 1:
             return tldr_sentence(sentences[0], self.max_words)
+        embedding = self._embed(sentences)
         if self.context is None:
-            vectors = np.asarray(await self._embed(sentences), dtype=np.float32)
-            scores = self.model.score(sentence_features(sentences, vectors))
+            embedded, context_scores = await embedding, None
         else:
             # Both at once: the Embedder works in its own replica while this one reads.
             embedded, context_scores = await asyncio.gather(
-                self._embed(sentences), asyncio.to_thread(self.context.score, sentences)
+                embedding, asyncio.to_thread(self.context.score, sentences)
             )
-            vectors = np.asarray(embedded, dtype=np.float32)
-            ridge_scores = self.model.score(sentence_features(sentences, vectors))
-            scores = blend_scores(ridge_scores, context_scores, self.context.weight)
+        vectors = np.asarray(embedded, dtype=np.float32)
+        scores = self.model.score(sentence_features(sentences, vectors))
+        if self.context is not None and context_scores is not None:
+            scores = blend_scores(scores, context_scores, self.context.weight)
         return tldr_sentence(sentences[int(np.argmax(scores))], self.max_words)
 
 

@@ -123,8 +123,12 @@ def test_extractive_picks_the_contribution_and_is_deterministic(embedder: TextEm
         "a pretrained model."
     )
     assert asyncio.run(summarizer.summarize("", abstract)) == first
+    assert summarizer.model_name == "minilm-context+ridge"
     with pytest.raises(StageError):
         asyncio.run(summarizer.summarize("", "   "))
+    ridge_only = ExtractiveSummarizer(embed, context=None)  # as without the weights file
+    assert ridge_only.model_name == "learned-ridge-minilm"
+    assert asyncio.run(ridge_only.summarize("", abstract)) == first
 
 
 ABSTRACT = "Quantum error correction needs decoders. We train a CNN decoder with a 0.9% threshold."
