@@ -97,17 +97,55 @@ def save(net: ContextScorerNet, path: Path, metadata: dict[str, str]) -> None:
     save_file(net.learned_state(), str(path), metadata=metadata)
 
 
-class ContextScorer:
-    """Scores the sentences of one abstract in context; thread-safe, CPU by default.
+@dataclass
+class Blend:
+    """How the extractive summarizer combines this model's scores with the ridge scorer's.
 
-    ``weight`` is how much the blend with the ridge scorer trusts this model (0..1, stored
-    with the weights; chosen on SciTLDR-A dev).
+    Each score is divided by its scorer's typical spread within an abstract (the standard
+    deviation of scores around their abstract's mean, over training abstracts) and the two are
+    mixed ``weight`` : ``1 - weight``. Fixed scales, not per-abstract standardisation, so that a
+    scorer that is sure (one sentence far ahead) outvotes one that is not. Stored with the
+    weights; ``weight`` was chosen on SciTLDR-A dev.
     """
 
-    def __init__(self, net: ContextScorerNet, tokenizer: PreTrainedTokenizerBase, weight: float):
+    weight: float = 0.6
+    context_spread: float = 1.0
+    ridge_spread: float = 1.0
+
+    def combine(self, ridge: np.ndarray, context: np.ndarray) -> np.ndarray:
+        return (
+            self.weight * context / self.context_spread
+            + (1.0 - self.weight) * ridge / self.ridge_spread
+        )
+
+    def metadata(self) -> dict[str, str]:
+        return {
+            "weight": repr(self.weight),
+            "context_spread": repr(self.context_spread),
+            "ridge_spread": repr(self.ridge_spread),
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str]) -> Blend:
+        try:
+            return cls(*(float(metadata[k]) for k in ("weight", "context_spread", "ridge_spread")))
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"the scorer file lacks its blend ({exc}); retrain it") from exc
+
+
+def within_abstract_spread(scores: list[np.ndarray]) -> float:
+    """Standard deviation of scores around their own abstract's mean, pooled over abstracts."""
+    centred = np.concatenate([s - s.mean() for s in scores])
+    return float(np.sqrt(np.mean(centred**2))) or 1.0
+
+
+class ContextScorer:
+    """Scores the sentences of one abstract in context; thread-safe, CPU by default."""
+
+    def __init__(self, net: ContextScorerNet, tokenizer: PreTrainedTokenizerBase, blend: Blend):
         self.net = net.eval()
         self.tokenizer = tokenizer
-        self.weight = weight
+        self.blend = blend
         self._lock = threading.Lock()  # one forward pass at a time: torch already uses the cores
 
     @classmethod
@@ -124,7 +162,7 @@ class ContextScorer:
         if set(learned) != set(net.learned_state()):
             raise ValueError(f"{path} does not match MiniLM's layers; retrain it")
         net.load_state_dict(learned, strict=False)
-        return cls(net, AutoTokenizer.from_pretrained(base), float(metadata.get("weight", 0.5)))
+        return cls(net, AutoTokenizer.from_pretrained(base), Blend.from_metadata(metadata))
 
     def score(self, sentences: list[str]) -> np.ndarray:
         """One score per sentence (higher: more TLDR-like); sentences past ``MAX_TOKENS``

@@ -329,25 +329,14 @@ class ScoringModel:
         return features[:, : len(self.weights)] @ self.weights
 
 
-def blend_scores(ridge: np.ndarray, context: np.ndarray, weight: float) -> np.ndarray:
-    """``weight`` x the context scores + (1 - ``weight``) x the ridge scores, each standardised
-    within the abstract (the two live on different scales; only the ranking matters)."""
-
-    def standard(scores: np.ndarray) -> np.ndarray:
-        spread = float(scores.std())
-        return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
-
-    return weight * standard(context) + (1.0 - weight) * standard(ridge)
-
-
 class ExtractiveSummarizer:
     """Picks the abstract's most TLDR-like sentence and tidies it (``tldr_sentence``).
 
-    Two scorers vote (``blend_scores``): the ridge model over each sentence's MiniLM vector
+    Two scorers vote (``context_scorer.Blend``): the ridge model over each sentence's MiniLM vector
     (from the Embedder deployment, in its shared batches) and the contextual scorer, MiniLM
     fine-tuned to read the whole abstract (``deployments.context_scorer``), run here in a
     thread, while the Embedder embeds. Cost per abstract: about 50 ms of sentence embedding plus
-    65 ms for the contextual pass on one CPU core (92 ms for both on this 2-core machine, as
+    65 ms for the contextual pass on one CPU core (85-90 ms for both on this 2-core machine, as
     ``bench.summaries`` measures). Deterministic.
     """
 
@@ -394,7 +383,7 @@ class ExtractiveSummarizer:
         vectors = np.asarray(embedded, dtype=np.float32)
         scores = self.model.score(sentence_features(sentences, vectors))
         if self.context is not None and context_scores is not None:
-            scores = blend_scores(scores, context_scores, self.context.weight)
+            scores = self.context.blend.combine(scores, context_scores)
         return tldr_sentence(sentences[int(np.argmax(scores))], self.max_words)
 
 

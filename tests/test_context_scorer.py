@@ -13,12 +13,13 @@ from transformers import AutoTokenizer
 from deployments.context_scorer import (
     MAX_TOKENS,
     WEIGHTS_FILE,
+    Blend,
     ContextScorer,
     ContextScorerNet,
     abstract_input,
+    within_abstract_spread,
 )
 from deployments.embedder import default_model_path
-from deployments.summarizer import blend_scores
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,8 @@ def test_shipped_scorer_prefers_the_contribution_over_background(scorer: Context
     assert scores.shape == (4,)
     assert int(np.argmax(scores)) == 2
     assert np.array_equal(scores, scorer.score(sentences))  # deterministic
-    assert 0.0 < scorer.weight < 1.0
+    blend = scorer.blend  # measured when it was trained, shipped with it
+    assert 0.0 < blend.weight < 1.0 and blend.context_spread > 0 and blend.ridge_spread > 0
 
 
 def test_unscored_sentences_rank_last(scorer: ContextScorer) -> None:
@@ -88,7 +90,26 @@ def test_learned_state_is_the_layers_and_the_head_only() -> None:
 def test_blend_follows_its_weight() -> None:
     ridge = np.array([3.0, 1.0, 2.0])
     context = np.array([0.0, 5.0, 1.0])
-    assert int(np.argmax(blend_scores(ridge, context, 0.0))) == 0
-    assert int(np.argmax(blend_scores(ridge, context, 1.0))) == 1
-    flat = blend_scores(np.ones(3), context, 0.5)  # a flat scorer does not break the other
-    assert int(np.argmax(flat)) == 1 and np.isfinite(flat).all()
+    assert int(np.argmax(Blend(0.0).combine(ridge, context))) == 0
+    assert int(np.argmax(Blend(1.0).combine(ridge, context))) == 1
+
+
+def test_a_sure_scorer_outvotes_an_unsure_one() -> None:
+    blend = Blend(weight=0.6, context_spread=1.0, ridge_spread=6.0)
+    ridge = np.array([-5.0, 11.0, 2.0])  # sentence 1 far ahead: 1.5 spreads above the next
+    context = np.array([1.5, 2.1, 2.8])  # sentence 2 slightly ahead: 0.7 spreads
+    assert int(np.argmax(blend.combine(ridge, context))) == 1
+    close_ridge = np.array([-5.0, 3.0, 2.0])  # a close call for the ridge: context decides
+    assert int(np.argmax(blend.combine(close_ridge, context))) == 2
+
+
+def test_spread_ignores_each_abstracts_offset() -> None:
+    scores = [np.array([1.0, 3.0]), np.array([101.0, 103.0])]
+    assert within_abstract_spread(scores) == pytest.approx(1.0)
+
+
+def test_blend_travels_in_the_file_metadata() -> None:
+    blend = Blend(0.55, 1.25, 6.5)
+    assert Blend.from_metadata(blend.metadata()) == blend
+    with pytest.raises(ValueError, match="retrain"):
+        Blend.from_metadata({"weight": "0.6"})
