@@ -610,7 +610,7 @@ def make_backend(config: Settings, embed: EmbedFn | None, llm: Any | None) -> Su
         )
     if embed is None:
         raise ValueError("the extractive summarizer needs sentence vectors (the Embedder)")
-    return ExtractiveSummarizer(embed)
+    return ExtractiveSummarizer(embed, context="shipped" if config.summarizer_context else None)
 
 
 @serve.deployment(name="Summarizer")

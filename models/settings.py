@@ -55,6 +55,11 @@ class Settings(BaseModel):
 
     summarizer_backend: SummarizerBackend = "extractive"
     summarizer_model: str | None = None
+    summarizer_context: bool = Field(
+        default=True,
+        description="extractive: also rate sentences with the fine-tuned contextual MiniLM "
+        "(~65 ms of a core per abstract, +0.6 ROUGE-1); false: the ridge scorer alone.",
+    )
     summary_max_words: int = Field(default=30, ge=5, le=200)
     summary_timeout_s: float = Field(default=60.0, gt=0.0)
     summary_cache_size: int = Field(default=4096, ge=0, description="Recent summaries kept.")

@@ -26,11 +26,13 @@ from deployments.summarizer import (
     clean_llm_summary,
     compress,
     faithfulness_issues,
+    make_backend,
     sentence_features,
     split_sentences,
     summarize_checked,
     tldr_sentence,
 )
+from models.settings import Settings
 from tests.conftest import FIXTURES, ROOT, shared_path
 
 
@@ -126,7 +128,7 @@ def test_extractive_picks_the_contribution_and_is_deterministic(embedder: TextEm
     assert summarizer.model_name == "minilm-context+ridge"
     with pytest.raises(StageError):
         asyncio.run(summarizer.summarize("", "   "))
-    ridge_only = ExtractiveSummarizer(embed, context=None)  # as without the weights file
+    ridge_only = make_backend(Settings.load({}, {"SUMMARIZER_CONTEXT": "false"}), embed, None)
     assert ridge_only.model_name == "learned-ridge-minilm"
     assert asyncio.run(ridge_only.summarize("", abstract)) == first
 
