@@ -27,11 +27,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 from xml.etree import ElementTree as ET
+
+from arm_dev.background_server import BackgroundServer
 
 logger = logging.getLogger(__name__)
 
@@ -309,8 +311,8 @@ def render_error(message: str) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 
-class StandIn:
-    """The stand-in's state; ``serve()`` runs it on a background thread (``with StandIn(...)``)."""
+class StandIn(BackgroundServer):
+    """The stand-in's state and server; ``with StandIn(...) as s:`` serves on a thread."""
 
     def __init__(
         self,
@@ -328,14 +330,11 @@ class StandIn:
         self.lock = threading.Lock()
         self.log: list[dict[str, Any]] = []
         self.fault: dict[str, Any] = {"mode": "ok", "count": 0}
-        self.server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self.server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        super().__init__(host, port, _handler_for(self))
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/api/query"
+        return f"{self.origin}/api/query"
 
     def set_fault(self, mode: str, count: int = 1, **options: Any) -> None:
         with self.lock:
@@ -408,15 +407,6 @@ class StandIn:
         if mode == "empty":
             page = []  # arXiv's glitch: totalResults says there are entries, the page has none
         return 200, {}, render_feed(page, len(found), start, per_page, title)
-
-    def __enter__(self) -> StandIn:
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _handler_for(state: StandIn) -> type[BaseHTTPRequestHandler]:

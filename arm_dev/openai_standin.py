@@ -18,8 +18,10 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from arm_dev.background_server import BackgroundServer
 
 
 def first_sentence_of_prompt(messages: list[dict[str, str]]) -> str:
@@ -46,7 +48,7 @@ def chat_completion(completion_id: str, model: str, content: str) -> dict[str, A
     }
 
 
-class OpenAIStandIn:
+class OpenAIStandIn(BackgroundServer):
     """State and server; ``with OpenAIStandIn() as s: s.base_url``."""
 
     def __init__(
@@ -59,14 +61,11 @@ class OpenAIStandIn:
         self.calls = 0
         self.active = 0
         self.max_concurrent = 0
-        self.server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 256
+        super().__init__(host, port, _handler_for(self), queue_size=256)
 
     @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        return f"{self.origin}/v1"
 
     def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.lock:
@@ -94,14 +93,6 @@ class OpenAIStandIn:
         finally:
             with self.lock:
                 self.active -= 1
-
-    def __enter__(self) -> OpenAIStandIn:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _handler_for(state: OpenAIStandIn) -> type[BaseHTTPRequestHandler]:

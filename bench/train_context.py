@@ -30,6 +30,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from bench.scitldr import SHARED_SCITLDR, Rouge, load_records
 from bench.train_extractive import sentence_rouge
 from deployments.context_scorer import (
+    LEARNED_PREFIXES,
     WEIGHTS_FILE,
     AbstractInput,
     Blend,
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, parameter in net.named_parameters():
         # The word embeddings stay the base model's: fewer weights to learn from ~2k abstracts,
         # and fewer to ship.
-        parameter.requires_grad = name.startswith(("encoder.encoder.layer.", "head."))
+        parameter.requires_grad = name.startswith(LEARNED_PREFIXES)
     learned = [p for p in net.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(learned, lr=args.lr, weight_decay=0.01)
     steps = args.epochs * math.ceil(len(train) / args.batch)

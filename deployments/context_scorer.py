@@ -28,7 +28,7 @@ from deployments.embedder import default_model_path
 MAX_TOKENS = 512  # MiniLM's position limit; sentences beyond it are not scored
 WEIGHTS_FILE = Path(__file__).with_name("extractive_context.safetensors")
 # Tensors the file holds (the transformer layers and the head); the rest is the base model's.
-_LEARNED = ("encoder.encoder.layer.", "head.")
+LEARNED_PREFIXES = ("encoder.encoder.layer.", "head.")
 
 
 @dataclass
@@ -84,12 +84,17 @@ class ContextScorerNet(torch.nn.Module):
             scores.append(score.masked_fill(unscored, -1e4))
         return scores
 
+    def learned_names(self) -> set[str]:
+        """The tensors fine-tuning changes (what ``save`` writes)."""
+        return {name for name in self.state_dict() if name.startswith(LEARNED_PREFIXES)}
+
     def learned_state(self) -> dict[str, torch.Tensor]:
-        """The tensors fine-tuning changes, as fp16 (what ``save`` writes)."""
+        """Those tensors as fp16."""
+        names = self.learned_names()
         return {
             name: tensor.detach().to(torch.float16).contiguous()
             for name, tensor in self.state_dict().items()
-            if name.startswith(_LEARNED)
+            if name in names
         }
 
 
@@ -159,7 +164,7 @@ class ContextScorer:
             metadata = reader.metadata() or {}
             names = list(reader.keys())
             learned = {name: reader.get_tensor(name).float() for name in names}
-        if set(learned) != set(net.learned_state()):
+        if set(learned) != net.learned_names():
             raise ValueError(f"{path} does not match MiniLM's layers; retrain it")
         net.load_state_dict(learned, strict=False)
         return cls(net, AutoTokenizer.from_pretrained(base), Blend.from_metadata(metadata))
