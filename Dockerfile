@@ -9,7 +9,5 @@ WORKDIR /home/ray/arm
 COPY --chown=ray:users pyproject.toml README.md graph.py serve_config.yaml ./
 COPY --chown=ray:users deployments ./deployments
 COPY --chown=ray:users models ./models
-COPY --chown=ray:users arm_dev ./arm_dev
-COPY --chown=ray:users bench ./bench
 RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}"
 ENV HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false

@@ -1,21 +1,26 @@
-"""The application builder: typed args (``serve_config.yaml``) -> the bound five-stage graph.
+"""The application builder: ``serve_config.yaml``'s args -> the bound graph of six deployments.
 
 ``serve run serve_config.yaml`` imports ``graph:app`` and calls it with the config's ``args``;
-Serve validates them into ``GraphArgs``. Environment variables override the args (DESIGN.md's
-contract), here for the graph's shape and again in each replica for its own settings.
+Serve validates them into ``GraphArgs``. The settings are resolved here, once (environment
+variables over the args), and each stage is bound with its own slice of them: a stage never
+sees another stage's settings, and no secret passes through ``bind()``.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
 from typing import Any, cast
 
 from pydantic import ConfigDict
 from ray.serve import Application, Deployment
 
-from deployments.arxiv_fetcher import ArxivFetcher
-from deployments.embedder import Embedder
-from deployments.ingress import Ingress
-from deployments.memory_writer import MemoryWriter
-from deployments.summarizer import Summarizer
-from models.settings import SECRET_FIELDS, Settings
+from deployments.arxiv.fetcher_deployment import ArxivFetcher
+from deployments.arxiv.gate_deployment import ArxivGate
+from deployments.embedder.deployment import Embedder
+from deployments.ingress.deployment import Ingress
+from deployments.memory.deployment import MemoryWriter
+from deployments.summarizer.deployment import Summarizer
+from models.settings import Settings, StageSettings
 
 
 class GraphArgs(Settings):
@@ -23,6 +28,7 @@ class GraphArgs(Settings):
 
     ``llm_config`` is passed to ``ray.serve.llm.LLMConfig`` (model_loading_config,
     engine_kwargs, deployment_config, accelerator_type) when ``summarizer_backend`` is ``vllm``.
+    Secrets are refused here (unknown fields): they belong in the environment.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -30,7 +36,23 @@ class GraphArgs(Settings):
     llm_config: dict[str, Any] | None = None
 
 
-def _stage(decorated: object, options: dict[str, dict[str, Any]] | None = None) -> Deployment:
+def resolve_settings(
+    args: GraphArgs | Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[StageSettings, dict[str, Any] | None]:
+    """Each stage's settings (environment over ``args``) and the ``llm_config``."""
+    graph_args = args if isinstance(args, GraphArgs) else GraphArgs.model_validate(args or {})
+    given = graph_args.model_dump(exclude={"llm_config"}, exclude_unset=True)
+    stages = Settings.load(given, environ).resolved().for_stages()
+    llm_config = graph_args.llm_config
+    if stages.summarizer.backend == "vllm" and stages.summarizer.model is None and llm_config:
+        # The request's model is the one the LLM deployment serves.
+        model_id = (llm_config.get("model_loading_config") or {}).get("model_id")
+        summarizer = stages.summarizer.model_copy(update={"model": model_id})
+        stages = stages.model_copy(update={"summarizer": summarizer})
+    return stages, llm_config
+
+
+def _stage(decorated: object, options: Mapping[str, Mapping[str, Any]] | None) -> Deployment:
     """A stage as ``@serve.deployment`` made it (mypy only sees the class), with options."""
     deployment = cast(Deployment, decorated)
     given = (options or {}).get(deployment.name)
@@ -38,29 +60,28 @@ def _stage(decorated: object, options: dict[str, dict[str, Any]] | None = None) 
 
 
 def build_app(
-    args: GraphArgs | dict[str, Any] | None = None,
+    args: GraphArgs | Mapping[str, Any] | None = None,
     *,
     llm: Application | None = None,
-    options: dict[str, dict[str, Any]] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Application:
     """Bind the graph.
 
     ``llm`` replaces the Ray Serve LLM deployment (tests bind a stand-in). ``options`` maps a
-    stage's name to ``Deployment.options`` (replicas, ray_actor_options...) for callers that run
-    the graph without a config file; ``serve_config.yaml`` sets the same for ``serve run``.
+    stage's name to ``Deployment.options`` (replicas, ray_actor_options, user_config...) for
+    callers that run the graph without a config file; ``serve_config.yaml`` sets the same for
+    ``serve run``. ``environ`` replaces ``os.environ`` (tests).
     """
-    graph_args = args if isinstance(args, GraphArgs) else GraphArgs.model_validate(args or {})
-    given = graph_args.model_dump(exclude={"llm_config", *SECRET_FIELDS}, exclude_unset=True)
-    settings = Settings.load(given).resolved()
-    public = settings.public_args()
-
-    fetcher = _stage(ArxivFetcher, options).bind(public)
-    embedder = _stage(Embedder, options).bind(public)
-    if settings.summarizer_backend == "vllm" and llm is None:
-        llm = _vllm_deployment(graph_args.llm_config, settings.summarizer_model)
-    summarizer = _stage(Summarizer, options).bind(public, embedder, llm)
-    memory = _stage(MemoryWriter, options).bind(public, embedder)
-    return _stage(Ingress, options).bind(public, fetcher, embedder, summarizer, memory)
+    stages, llm_config = resolve_settings(args, environ)
+    gate = _stage(ArxivGate, options).bind(stages.gate)
+    fetcher = _stage(ArxivFetcher, options).bind(stages.arxiv, gate)
+    embedder = _stage(Embedder, options).bind(stages.embedder)
+    if stages.summarizer.backend == "vllm" and llm is None:
+        llm = _vllm_deployment(llm_config, stages.summarizer.model)
+    summarizer = _stage(Summarizer, options).bind(stages.summarizer, embedder, llm)
+    memory = _stage(MemoryWriter, options).bind(stages.memory, embedder)
+    return _stage(Ingress, options).bind(stages.ingress, fetcher, embedder, summarizer, memory)
 
 
 def _vllm_deployment(llm_config: dict[str, Any] | None, model: str | None) -> Application:

@@ -35,5 +35,8 @@ class StandInLLMServer:
             f"chatcmpl-standin-{self.calls}", data.get("model", "standin"), answer
         )
 
+    async def check_health(self) -> None:
+        """LLMServer's asks its engine; the stand-in has none to ask."""
+
     def stats(self) -> dict[str, int]:
         return {"calls": self.calls}

@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from arm_dev.arxiv_standin import SHARED_CORPUS, Record, evaluate, load_records
-from deployments.arxiv_fetcher import query_terms
+from deployments.arxiv.query import query_terms
 
 TOPICS = {
     "quantum": "qubit entanglement decoherence photon superconducting circuit error correction "

@@ -41,7 +41,7 @@ import yaml
 from arm_dev.arxiv_standin import StandIn
 from arm_dev.openai_standin import OpenAIStandIn
 from bench.corpus import benchmark_records, make_queries
-from deployments.summarizer import split_sentences
+from deployments.summarizer.text import split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 LEVELS = {1: 6, 8: 24, 32: 64}  # concurrency -> requests per run
@@ -138,9 +138,9 @@ def raw_limit(records: list[Any]) -> dict[str, dict[str, float]]:
     """Best texts/s of plain SentenceTransformer.encode per kind of text the graph embeds."""
     from sentence_transformers import SentenceTransformer
 
-    from deployments.embedder import default_model_path
+    from deployments.common.packaged_model import packaged_model_path
 
-    model = SentenceTransformer(default_model_path(), device="cpu")
+    model = SentenceTransformer(packaged_model_path(), device="cpu")
     sample = records[:160]
     kinds = {
         "paper": [f"{r.title}. {r.abstract}" for r in sample],
@@ -165,7 +165,7 @@ def texts_needed(records: list[Any], queries: list[str], run: Run) -> list[str]:
     """Every distinct text the graph had to embed for a cold run: each query, each candidate
     paper arXiv returned (title + abstract), each sentence of each paper it summarised."""
     from arm_dev.arxiv_standin import evaluate
-    from deployments.arxiv_fetcher import build_search_query
+    from deployments.arxiv.query import build_search_query
 
     texts = dict.fromkeys(queries)
     for query in queries:
@@ -180,9 +180,9 @@ def replay_seconds(texts: list[str], batch_size: int) -> float:
     """Seconds plain SentenceTransformer.encode takes for ``texts`` on an idle machine."""
     from sentence_transformers import SentenceTransformer
 
-    from deployments.embedder import default_model_path
+    from deployments.common.packaged_model import packaged_model_path
 
-    model = SentenceTransformer(default_model_path(), device="cpu")
+    model = SentenceTransformer(packaged_model_path(), device="cpu")
     model.encode(texts[:16], batch_size=batch_size)
     started = time.perf_counter()
     model.encode(texts, batch_size=batch_size, normalize_embeddings=True)

@@ -26,14 +26,17 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 from sentence_transformers import SentenceTransformer
 
-from deployments.arxiv_fetcher import build_search_query, parse_feed
-from deployments.embedder import default_model_path
-from deployments.summarizer import ExtractiveSummarizer, OpenAIChatSummarizer, SummaryBackend
+from deployments.arxiv.atom import parse_feed
+from deployments.arxiv.query import build_search_query
+from deployments.common.packaged_model import packaged_model_path
+from deployments.summarizer.backend import SummaryBackend
+from deployments.summarizer.extractive import ExtractiveSummarizer
+from deployments.summarizer.llm import OpenAIChatSummarizer
 from models.research import ResearchRequest
 
 
 def build_app(arxiv_url: str, backend: str, openai_url: str | None, store: str) -> FastAPI:
-    model = SentenceTransformer(default_model_path(), device="cpu")
+    model = SentenceTransformer(packaged_model_path(), device="cpu")
     client = QdrantClient(path=store)
     client.create_collection(
         "papers", vectors_config=qm.VectorParams(size=384, distance=qm.Distance.COSINE)

@@ -27,14 +27,12 @@ from typing import Any
 import numpy as np
 
 from bench.scitldr import METRICS, Record, Rouge, load_records
-from deployments.errors import StageError
-from deployments.summarizer import (
-    SummaryBackend,
-    faithfulness_issues,
-    split_sentences,
-)
-from deployments.summarizer import make_backend as summarizer_backend
-from models.settings import Settings
+from deployments.summarizer.backend import SummaryBackend
+from deployments.summarizer.backend import make_backend as summarizer_backend
+from deployments.summarizer.faithfulness import faithfulness_issues
+from deployments.summarizer.text import split_sentences
+from models.errors import StageError
+from models.settings import Settings, read_secret
 
 
 class _Baseline:
@@ -46,6 +44,13 @@ class _Baseline:
         self._embedder = embedder
         self._rouge = rouge
         self.references: list[str] = []
+        self.max_words = 0  # reference points pick a whole sentence
+
+    async def check(self) -> None:
+        """Nothing to check: no model or endpoint of their own."""
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
 
     async def summarize(self, title: str, abstract: str) -> str:
         sentences = split_sentences(abstract)
@@ -66,8 +71,10 @@ def make_backend(name: str, rouge: Rouge) -> tuple[SummaryBackend, Any]:
     settings = Settings.load()
     embedder = None
     if name in ("extractive", "centroid"):
-        from deployments.embedder import TextEmbedder
+        from deployments.common.process import configure_model_process
+        from deployments.embedder.text_embedder import TextEmbedder
 
+        configure_model_process()
         embedder = TextEmbedder(settings.embedding_model)
         if name == "centroid":
             return _Baseline("centroid", embedder), None
@@ -88,10 +95,12 @@ def make_backend(name: str, rouge: Rouge) -> tuple[SummaryBackend, Any]:
         )
         closer = serve
     try:
+        key = read_secret("openai_api_key")
         backend = summarizer_backend(
-            settings.model_copy(update={"summarizer_backend": name}),
-            embed if embedder else None,
-            llm,
+            settings.model_copy(update={"summarizer_backend": name}).for_stages().summarizer,
+            embed=embed if embedder else None,
+            llm=llm,
+            openai_api_key=key.get_secret_value() if key else None,
         )
     except ValueError as exc:
         raise SystemExit(f"--backend {name}: {exc}") from exc

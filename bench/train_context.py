@@ -29,7 +29,9 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from bench.scitldr import SHARED_SCITLDR, Rouge, load_records
 from bench.train_extractive import sentence_rouge
-from deployments.context_scorer import (
+from deployments.common.packaged_model import packaged_model_path
+from deployments.embedder.text_embedder import TextEmbedder
+from deployments.summarizer.context_scorer import (
     LEARNED_PREFIXES,
     WEIGHTS_FILE,
     AbstractInput,
@@ -39,8 +41,8 @@ from deployments.context_scorer import (
     save,
     within_abstract_spread,
 )
-from deployments.embedder import TextEmbedder, default_model_path
-from deployments.summarizer import ScoringModel, sentence_features, split_sentences
+from deployments.summarizer.sentence_scorer import ScoringModel, sentence_features
+from deployments.summarizer.text import split_sentences
 
 BLEND_WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
 
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    base = default_model_path()
+    base = packaged_model_path()
     tokenizer = AutoTokenizer.from_pretrained(base)
     # Training skips one-sentence abstracts (nothing to choose); dev keeps them, so its figures
     # compare with python -m bench.summaries.

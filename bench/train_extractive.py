@@ -22,14 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.scitldr import SHARED_SCITLDR, Rouge, load_records
-from deployments.embedder import TextEmbedder
-from deployments.summarizer import (
-    HAND_FEATURES,
-    MODEL_FILE,
-    sentence_features,
-    split_sentences,
-    tldr_sentence,
-)
+from deployments.embedder.text_embedder import TextEmbedder
+from deployments.summarizer.sentence_scorer import HAND_FEATURES, MODEL_FILE, sentence_features
+from deployments.summarizer.text import split_sentences, tldr_sentence
 
 
 def sentence_rouge(

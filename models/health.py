@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -9,8 +10,17 @@ from pydantic import BaseModel, Field
 StageState = Literal["ok", "degraded", "down"]
 
 
+def arm_version() -> str:
+    """The installed package's version (pyproject.toml); "0+unknown" when not installed."""
+    try:
+        return metadata.version("research-arm")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
 class StageHealth(BaseModel):
-    """One stage's state as its own ``check_health`` reports it."""
+    """One stage's state as Serve sees it (its replicas' ``check_health``); ``detail`` says how
+    many replicas run, never a path or a statistic."""
 
     state: StageState
     detail: str = ""

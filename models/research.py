@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -139,3 +139,17 @@ class ErrorBody(BaseModel):
     ]
     message: str
     request_id: str | None = None
+
+
+def field_bounds(model: type[BaseModel], name: str) -> tuple[Any, Any]:
+    """The (lower, upper) bounds pydantic enforces on one field of ``model``: ``ge``/``le``
+    for numbers, ``min_length``/``max_length`` for text; None where there is none."""
+    lower = upper = None
+    for rule in model.model_fields[name].metadata:
+        lower = next(
+            (getattr(rule, a) for a in ("ge", "gt", "min_length") if hasattr(rule, a)), lower
+        )
+        upper = next(
+            (getattr(rule, a) for a in ("le", "lt", "max_length") if hasattr(rule, a)), upper
+        )
+    return lower, upper

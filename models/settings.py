@@ -1,18 +1,142 @@
-"""The arm's one settings model: ``serve_config.yaml`` args, overridden by environment variables."""
+"""The arm's one settings model, and the typed slice each stage receives.
+
+``Settings`` is flat: ``serve_config.yaml``'s ``args`` and the environment use the same names
+(environment variable = field name in upper case), and the environment wins. ``graph.py``
+resolves it once and hands each stage only its own slice (``ArxivSettings``, ...).
+
+Each slice holds a ``tuning`` part: the knobs worth changing live. A stage's ``user_config`` in
+``serve_config.yaml`` overrides them for that stage alone (Serve calls its ``reconfigure``; no
+replica restarts). Everything else changes with the application's ``args`` or environment, and
+Serve restarts every stage then: it versions a config-deployed application by its args as one.
+
+Secrets are not settings: they never travel through ``bind()`` (Serve would keep them in its
+config checkpoint). The replica that needs one reads it with ``read_secret``.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 SummarizerBackend = Literal["extractive", "vllm", "openai"]
+SecretName = Literal["arm_api_key", "openai_api_key", "qdrant_api_key"]
+SECRET_NAMES: tuple[SecretName, ...] = ("arm_api_key", "openai_api_key", "qdrant_api_key")
 
-# Fields that never travel through bind() arguments (they would be stored in Serve's config
-# checkpoint); each replica reads them from its own environment.
-SECRET_FIELDS = ("openai_api_key", "arm_api_key", "qdrant_api_key")
+
+def read_secret(name: SecretName, environ: Mapping[str, str] | None = None) -> SecretStr | None:
+    """A secret from this process's environment (``NAME`` upper-cased); None when unset."""
+    value = (os.environ if environ is None else environ).get(name.upper(), "")
+    return SecretStr(value) if value else None
+
+
+class _Slice(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Tuned(_Slice):
+    """A stage's slice: ``tuning`` is what its ``user_config`` may change live."""
+
+    tuning: Any
+
+    def tuned(self, user_config: Mapping[str, Any]) -> Self:
+        """This slice with ``user_config`` laid over its tuning; unknown keys are refused."""
+        tuning_cls = type(self.tuning)
+        merged = tuning_cls.model_validate({**self.tuning.model_dump(), **user_config})
+        return self.model_copy(update={"tuning": merged})
+
+
+class ArxivTuning(_Slice):
+    num_retries: int = Field(default=3, ge=0, le=10, description="Retries per search.")
+    cache_ttl_s: float = Field(default=86400.0, ge=0.0, description="Result cache TTL, s.")
+    cache_size: int = Field(default=2048, ge=0, description="Searches kept.")
+
+
+class ArxivSettings(_Tuned):
+    """The ArxivFetcher's slice."""
+
+    api_url: str
+    timeout_s: float
+    backoff_base_s: float
+    tuning: ArxivTuning = ArxivTuning()
+
+
+class GateTuning(_Slice):
+    min_interval_s: float = Field(default=3.0, ge=0.0, description="arXiv: >= 3 s apart.")
+
+
+class GateSettings(_Tuned):
+    """The ArxivGate's slice."""
+
+    tuning: GateTuning = GateTuning()
+
+
+class EmbedderTuning(_Slice):
+    max_batch_size: int = Field(default=16, ge=1, le=1024, description="Calls per Serve batch.")
+    batch_wait_timeout_s: float = Field(default=0.01, ge=0.0, le=10.0)
+    max_texts: int = Field(default=512, ge=1, description="Most texts one encode() run takes.")
+    cache_size: int = Field(default=20000, ge=0, description="Vectors kept (1.5 KB each).")
+
+
+class EmbedderSettings(_Tuned):
+    """The Embedder's slice. ``model`` None: the packaged MiniLM."""
+
+    model: str | None
+    device: str
+    batch_size: int
+    threads: int | None
+    tuning: EmbedderTuning = EmbedderTuning()
+
+
+class SummarizerTuning(_Slice):
+    max_words: int = Field(default=40, ge=5, le=200, description="Longest summary, in words.")
+    timeout_s: float = Field(default=60.0, gt=0.0, description="Deadline of one summary.")
+    cache_size: int = Field(default=4096, ge=0, description="Recent summaries kept.")
+
+
+class SummarizerSettings(_Tuned):
+    """The Summarizer's slice; ``OPENAI_API_KEY`` is read by its replica."""
+
+    backend: SummarizerBackend
+    model: str | None
+    context: bool
+    openai_base_url: str | None
+    tuning: SummarizerTuning = SummarizerTuning()
+
+
+class MemorySettings(_Slice):
+    """The MemoryWriter's slice; ``QDRANT_API_KEY`` is read by its replica."""
+
+    qdrant_url: str | None
+    qdrant_path: str
+    collection: str
+
+
+class IngressTuning(_Slice):
+    query_cache_size: int = Field(default=4096, ge=0, description="Query vectors kept.")
+
+
+class IngressSettings(_Tuned):
+    """The Ingress's slice; ``ARM_API_KEY`` is read by its replica."""
+
+    arm_id: str
+    max_candidates: int
+    arxiv_min_interval_s: float
+    tuning: IngressTuning = IngressTuning()
+
+
+class StageSettings(_Slice):
+    """Every stage's slice, as ``graph.py`` binds them."""
+
+    arxiv: ArxivSettings
+    gate: GateSettings
+    embedder: EmbedderSettings
+    summarizer: SummarizerSettings
+    memory: MemorySettings
+    ingress: IngressSettings
 
 
 class Settings(BaseModel):
@@ -32,7 +156,6 @@ class Settings(BaseModel):
 
     qdrant_url: str | None = None
     qdrant_path: str = "./data/qdrant"
-    qdrant_api_key: SecretStr | None = None
     qdrant_collection: str = "papers"
 
     embedding_model: str | None = Field(default=None, description="None: the packaged MiniLM.")
@@ -40,6 +163,10 @@ class Settings(BaseModel):
     embedding_batch_size: int = Field(
         default=8, ge=1, le=1024, description="Texts per forward pass; 4-8 is fastest on CPU."
     )
+    embedding_max_batch_size: int = Field(
+        default=16, ge=1, le=1024, description="Calls one Serve batch gathers."
+    )
+    embedding_batch_wait_timeout_s: float = Field(default=0.01, ge=0.0, le=10.0)
     embedding_max_texts: int = Field(
         default=512, ge=1, description="Most texts one encode() run takes (memory bound)."
     )
@@ -60,18 +187,17 @@ class Settings(BaseModel):
         description="extractive: also rate sentences with the fine-tuned contextual MiniLM "
         "(~65 ms of a core per abstract, +0.6 ROUGE-1); false: the ridge scorer alone.",
     )
-    summary_max_words: int = Field(default=30, ge=5, le=200)
+    summary_max_words: int = Field(default=40, ge=5, le=200)
     summary_timeout_s: float = Field(default=60.0, gt=0.0)
     summary_cache_size: int = Field(default=4096, ge=0, description="Recent summaries kept.")
     openai_base_url: str | None = None
-    openai_api_key: SecretStr | None = None
 
-    arm_api_key: SecretStr | None = None
+    query_cache_size: int = Field(default=4096, ge=0, description="Ingress: query vectors kept.")
 
     @classmethod
     def load(
-        cls, args: dict[str, Any] | None = None, environ: dict[str, str] | None = None
-    ) -> Settings:
+        cls, args: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Self:
         """``args`` (from the config), then every set environment variable on top."""
         env = os.environ if environ is None else environ
         merged: dict[str, Any] = {k: v for k, v in (args or {}).items() if v is not None}
@@ -81,10 +207,56 @@ class Settings(BaseModel):
                 merged[name] = value
         return cls.model_validate(merged)
 
-    def resolved(self) -> Settings:
+    def resolved(self) -> Self:
         """The same settings with relative paths made absolute (the replicas' cwd may differ)."""
         return self.model_copy(update={"qdrant_path": str(Path(self.qdrant_path).resolve())})
 
-    def public_args(self) -> dict[str, Any]:
-        """What may travel through ``bind()``: everything but the secrets."""
-        return self.model_dump(exclude=set(SECRET_FIELDS))
+    def for_stages(self) -> StageSettings:
+        """Each stage's own slice: a stage never sees another stage's settings."""
+        return StageSettings(
+            arxiv=ArxivSettings(
+                api_url=self.arxiv_api_url,
+                timeout_s=self.arxiv_timeout_s,
+                backoff_base_s=self.arxiv_backoff_base_s,
+                tuning=ArxivTuning(
+                    num_retries=self.arxiv_num_retries,
+                    cache_ttl_s=self.arxiv_cache_ttl_s,
+                    cache_size=self.arxiv_cache_size,
+                ),
+            ),
+            gate=GateSettings(tuning=GateTuning(min_interval_s=self.arxiv_min_interval_s)),
+            embedder=EmbedderSettings(
+                model=self.embedding_model,
+                device=self.embedding_device,
+                batch_size=self.embedding_batch_size,
+                threads=self.embedding_threads,
+                tuning=EmbedderTuning(
+                    max_batch_size=self.embedding_max_batch_size,
+                    batch_wait_timeout_s=self.embedding_batch_wait_timeout_s,
+                    max_texts=self.embedding_max_texts,
+                    cache_size=self.embedding_cache_size,
+                ),
+            ),
+            summarizer=SummarizerSettings(
+                backend=self.summarizer_backend,
+                model=self.summarizer_model,
+                context=self.summarizer_context,
+                openai_base_url=self.openai_base_url,
+                tuning=SummarizerTuning(
+                    max_words=self.summary_max_words,
+                    timeout_s=self.summary_timeout_s,
+                    cache_size=self.summary_cache_size,
+                ),
+            ),
+            memory=MemorySettings(
+                qdrant_url=self.qdrant_url,
+                qdrant_path=self.qdrant_path,
+                collection=self.qdrant_collection,
+            ),
+            ingress=IngressSettings(
+                arm_id=self.arm_id,
+                max_candidates=self.arxiv_max_results,
+                arxiv_min_interval_s=self.arxiv_min_interval_s,
+                tuning=IngressTuning(query_cache_size=self.query_cache_size),
+            ),
+        )

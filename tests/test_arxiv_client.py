@@ -10,8 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from deployments.arxiv_fetcher import ArxivClient, IntervalGate, TTLCache, parse_retry_after
-from deployments.errors import ArxivQueryError, ArxivUnavailable, StageError, unwrap
+from deployments.arxiv.client import ArxivClient, parse_retry_after
+from deployments.arxiv.gate import IntervalGate
+from deployments.common.caches import LRUCache
+from models.errors import ArxivQueryError, ArxivUnavailable, StageError, unwrap
 from tests.conftest import FIXTURES, FakeClock
 
 GOOD = (FIXTURES / "atom" / "classic_wrapped_oldstyle.xml").read_bytes()
@@ -142,9 +144,9 @@ async def test_cache_serves_repeats_until_ttl(clock: FakeClock) -> None:
     assert not third.cache_hit and len(seen) == 2
 
 
-def test_ttl_cache_evicts_least_recent() -> None:
+def test_lru_cache_evicts_least_recent() -> None:
     clock = FakeClock()
-    cache: TTLCache[str, int] = TTLCache(10.0, maxsize=2, clock=clock)
+    cache: LRUCache[str, int] = LRUCache(2, ttl_s=10.0, clock=clock)
     cache.put("a", 1)
     cache.put("b", 2)
     assert cache.get("a") == 1

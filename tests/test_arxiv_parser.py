@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deployments.arxiv_fetcher import FeedParseError, parse_feed
-from deployments.errors import ArxivQueryError
+from deployments.arxiv.atom import FeedParseError, parse_feed
+from models.errors import ArxivQueryError
 from tests.conftest import FIXTURES, SHARED
 
 NS = {
@@ -131,7 +131,7 @@ def test_garbage_is_a_parse_error(body: bytes) -> None:
 
 
 def test_size_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    import deployments.arxiv_fetcher as fetcher
+    import deployments.arxiv.atom as fetcher
 
     monkeypatch.setattr(fetcher, "MAX_FEED_BYTES", 100)
     with pytest.raises(FeedParseError, match="cap"):

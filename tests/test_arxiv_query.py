@@ -8,8 +8,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from deployments.arxiv_fetcher import build_search_query, query_terms
-from deployments.errors import ArxivQueryError
+from deployments.arxiv.query import build_search_query, query_terms
+from models.errors import ArxivQueryError
 
 
 def test_free_text_becomes_all_terms() -> None:

@@ -10,7 +10,8 @@ import pytest
 from safetensors.torch import save_file
 from transformers import AutoTokenizer
 
-from deployments.context_scorer import (
+from deployments.common.packaged_model import packaged_model_path
+from deployments.summarizer.context_scorer import (
     MAX_TOKENS,
     WEIGHTS_FILE,
     Blend,
@@ -19,7 +20,6 @@ from deployments.context_scorer import (
     abstract_input,
     within_abstract_spread,
 )
-from deployments.embedder import default_model_path
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def scorer() -> ContextScorer:
 
 
 def test_input_is_one_sequence_with_a_span_per_sentence() -> None:
-    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path())
     sentences = ["We propose a graph network.", "It is fast."]
     item = abstract_input(tokenizer, sentences)
     assert item.ids[0] == tokenizer.cls_token_id and item.ids[-1] == tokenizer.sep_token_id
@@ -40,7 +40,7 @@ def test_input_is_one_sequence_with_a_span_per_sentence() -> None:
 
 
 def test_sentences_past_the_token_limit_get_no_span() -> None:
-    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path())
     long_sentence = " ".join(["word"] * 300) + "."
     item = abstract_input(tokenizer, [long_sentence, long_sentence, "We propose X."])
     assert len(item.ids) == MAX_TOKENS
@@ -81,7 +81,7 @@ def test_missing_file_means_no_scorer_and_a_foreign_file_is_refused(tmp_path: Pa
 
 
 def test_learned_state_is_the_layers_and_the_head_only() -> None:
-    names = set(ContextScorerNet(default_model_path()).learned_state())
+    names = set(ContextScorerNet(packaged_model_path()).learned_state())
     assert "head.weight" in names
     assert all(n.startswith(("encoder.encoder.layer.", "head.")) for n in names)
     assert not any("embeddings" in n for n in names)

@@ -8,8 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from deployments.embedder import ContinuousBatcher, TextEmbedder, VectorCache, embed_deduplicated
-from deployments.summarizer import SharedSummaries, SummaryOutcome
+from deployments.embedder.batcher import ContinuousBatcher
+from deployments.embedder.text_embedder import TextEmbedder
+from deployments.embedder.vector_cache import VectorCache, embed_deduplicated
+from deployments.summarizer.shared_summaries import SharedSummaries
+from models.stage_types import SummaryOutcome
 
 TEXTS = [
     "Graph neural networks for molecular property prediction.",

@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
-from deployments.arxiv_fetcher import ArxivClient, IntervalGate, parse_feed
-from deployments.errors import ArxivQueryError, ArxivUnavailable
+from deployments.arxiv.atom import parse_feed
+from deployments.arxiv.client import ArxivClient
+from deployments.arxiv.gate import IntervalGate
+from models.errors import ArxivQueryError, ArxivUnavailable
 from tests.conftest import shared_path
 
 

@@ -14,25 +14,16 @@ import httpx
 import numpy as np
 import pytest
 
-from deployments.embedder import TextEmbedder
-from deployments.errors import StageError
-from deployments.summarizer import (
-    HAND_FEATURES,
-    ExtractiveSummarizer,
-    OpenAIChatSummarizer,
-    ScoringModel,
-    SummaryOutcome,
-    VLLMSummarizer,
-    clean_llm_summary,
-    compress,
-    faithfulness_issues,
-    make_backend,
-    sentence_features,
-    split_sentences,
-    summarize_checked,
-    tldr_sentence,
-)
+from deployments.embedder.text_embedder import TextEmbedder
+from deployments.summarizer.backend import make_backend, summarize_checked
+from deployments.summarizer.extractive import ExtractiveSummarizer
+from deployments.summarizer.faithfulness import faithfulness_issues
+from deployments.summarizer.llm import OpenAIChatSummarizer, VLLMSummarizer
+from deployments.summarizer.sentence_scorer import HAND_FEATURES, ScoringModel, sentence_features
+from deployments.summarizer.text import clean_llm_summary, compress, split_sentences, tldr_sentence
+from models.errors import StageError
 from models.settings import Settings
+from models.stage_types import SummaryOutcome
 from tests.conftest import FIXTURES, ROOT, shared_path
 
 
@@ -128,7 +119,8 @@ def test_extractive_picks_the_contribution_and_is_deterministic(embedder: TextEm
     assert summarizer.model_name == "minilm-context+ridge"
     with pytest.raises(StageError):
         asyncio.run(summarizer.summarize("", "   "))
-    ridge_only = make_backend(Settings.load({}, {"SUMMARIZER_CONTEXT": "false"}), embed, None)
+    settings = Settings.load({}, {"SUMMARIZER_CONTEXT": "false"}).for_stages().summarizer
+    ridge_only = make_backend(settings, embed=embed)
     assert ridge_only.model_name == "learned-ridge-minilm"
     assert asyncio.run(ridge_only.summarize("", abstract)) == first
 

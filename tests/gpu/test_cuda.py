@@ -16,7 +16,7 @@ TEXTS = [
 
 
 def test_embedder_on_cuda_matches_cpu() -> None:
-    from deployments.embedder import TextEmbedder
+    from deployments.embedder.text_embedder import TextEmbedder
 
     gpu = TextEmbedder(device="cuda").embed(TEXTS)
     cpu = TextEmbedder(device="cpu").embed(TEXTS)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from deployments.summarizer import split_sentences
+from deployments.summarizer.text import split_sentences
 from tests.graph.conftest import App
 
 
@@ -122,7 +124,10 @@ def test_health_reports_every_stage_and_never_calls_arxiv(main_app: App) -> None
         assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["stages"]) == {"ingress", "arxiv", "embedder", "summarizer", "memory"}
+    assert set(body["stages"]) == {"ingress", "arxiv", "arxiv_gate", "embedder", "summarizer", "memory"}
+    # Unauthenticated: no paths, URLs or internal figures, only replica counts.
+    details = [stage["detail"] for stage in body["stages"].values()]
+    assert all(re.fullmatch(r"\d+/\d+ replicas running \(\w+\)", d) for d in details), details
     assert len(main_app.arxiv.requests()) == before
 
 

@@ -21,9 +21,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
-from transformers.utils import logging as transformers_logging
 
-from deployments.embedder import default_model_path
+from deployments.common.packaged_model import packaged_model_path
 
 MAX_TOKENS = 512  # MiniLM's position limit; sentences beyond it are not scored
 WEIGHTS_FILE = Path(__file__).with_name("extractive_context.safetensors")
@@ -58,7 +57,6 @@ class ContextScorerNet(torch.nn.Module):
 
     def __init__(self, base_path: str) -> None:
         super().__init__()
-        transformers_logging.disable_progress_bar()  # a bar per replica start is log noise
         self.encoder = AutoModel.from_pretrained(base_path)
         self.head = torch.nn.Linear(self.encoder.config.hidden_size, 1)
 
@@ -158,7 +156,7 @@ class ContextScorer:
         """The shipped scorer, or None when its file is absent (the ridge scorer alone then)."""
         if not path.exists():
             return None
-        base = base_path or default_model_path()
+        base = base_path or packaged_model_path()
         net = ContextScorerNet(base)
         with safe_open(str(path), framework="pt") as reader:
             metadata = reader.metadata() or {}

@@ -1,6 +1,6 @@
-"""MemoryWriter stage: papers, their vectors and summaries in Qdrant.
+"""``PaperMemory``: papers, their vectors and summaries in Qdrant.
 
-Core: ``PaperMemory`` over qdrant-client. Embedded on-disk mode at ``path`` by default; a Qdrant
+Over qdrant-client. Embedded on-disk mode at ``path`` by default; a Qdrant
 server when ``url`` is given. One point per paper: id = uuid5 of the version-less arXiv id, so a
 paper found again is updated in place, never stored twice. Payload: the paper, its summary, the
 queries that found it and when it was stored. Reads use ``query_points`` (``search`` is gone
@@ -12,12 +12,7 @@ deployment runs one replica in that mode and every read goes through it.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +22,7 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from models.paper import Paper
-
-logger = logging.getLogger(__name__)
+from models.stage_types import NewMemory, StoredPaper
 
 # A fixed namespace: the same arXiv id maps to the same point id in every deployment.
 PAPER_NAMESPACE = uuid.UUID("6f1c1e36-8a1b-5b8e-9d0a-7f3e2a1c4b5d")
@@ -42,27 +36,6 @@ def point_id(arxiv_id: str) -> str:
 
 def _day(value: date) -> int:
     return value.year * 10000 + value.month * 100 + value.day
-
-
-@dataclass
-class StoredPaper:
-    """A paper as memory holds it, with what the ingress needs to skip work."""
-
-    paper: Paper
-    vector: np.ndarray
-    summary: str | None
-    queries: list[str]
-    stored_at: str
-    score: float = 0.0
-
-
-@dataclass
-class NewMemory:
-    """One paper to write: its metadata, unit vector and summary (None: none made)."""
-
-    paper: Paper
-    vector: np.ndarray
-    summary: str | None
 
 
 class PaperMemory:
@@ -200,7 +173,12 @@ class PaperMemory:
     def count(self) -> int:
         return int(self.client.count(self.collection, exact=True).count)
 
+    def check(self) -> None:
+        """Raise unless the store is open and answers (a cheap read of the collection)."""
+        self.client.get_collection(self.collection)
+
     def close(self) -> None:
+        """Release the store (embedded mode: its folder lock)."""
         self.client.close()
 
     def _from_point(self, payload: dict[str, Any], vector: Any) -> StoredPaper:
@@ -212,82 +190,3 @@ class PaperMemory:
             queries=list(payload.get("queries") or []),
             stored_at=str(payload.get("stored_at", "")),
         )
-
-
-# --------------------------------------------------------------------------------------------
-# Deployment
-# --------------------------------------------------------------------------------------------
-
-from ray import serve  # noqa: E402
-from ray.serve.handle import DeploymentHandle  # noqa: E402
-
-from deployments import metrics  # noqa: E402
-from models.settings import Settings  # noqa: E402
-
-
-@serve.deployment(name="MemoryWriter")
-class MemoryWriter:
-    """Thin Serve wrapper; every Qdrant call runs on one worker thread, off the event loop.
-
-    One thread because the embedded store is a single-process, single-writer database; with a
-    server it also keeps writes in order.
-    """
-
-    async def __init__(  # type: ignore[misc]  # Serve awaits an async constructor
-        self, settings: dict[str, Any] | None = None, embedder: DeploymentHandle | None = None
-    ) -> None:
-        config = Settings.load(settings)
-        # The collection's dimension is whatever the configured embedder makes.
-        dimension = (await embedder.info.remote())["dimension"] if embedder else 384
-        key = config.qdrant_api_key.get_secret_value() if config.qdrant_api_key else None
-        self.core = PaperMemory(
-            dimension,
-            url=config.qdrant_url,
-            path=config.qdrant_path,
-            api_key=key,
-            collection=config.qdrant_collection,
-        )
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant")
-        self.stage_metrics = metrics.StageMetrics("memory")
-        self.ops = metrics.counter(
-            "arm_memory_operations_total", "Memory operations by kind.", ("op",)
-        )
-        logger.info("MemoryWriter on %s (%s)", self.core.location, self.core.mode)
-
-    async def _run(self, op: str, items: int, fn: Any, *args: Any) -> Any:
-        started = time.perf_counter()
-        result = await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
-        self.stage_metrics.record(items, time.perf_counter() - started)
-        self.ops.inc(1, tags={"op": op})
-        return result
-
-    async def lookup(self, arxiv_ids: list[str]) -> dict[str, StoredPaper]:
-        found = await self._run("lookup", len(arxiv_ids), self.core.lookup, arxiv_ids)
-        if found:
-            self.ops.inc(len(found), tags={"op": "hit"})
-        return found
-
-    async def upsert(self, items: list[NewMemory], query: str | None = None) -> int:
-        return await self._run("upsert", len(items), self.core.upsert, items, query)
-
-    async def search(
-        self,
-        vector: np.ndarray,
-        limit: int = 10,
-        start_date: date | None = None,
-        end_date: date | None = None,
-    ) -> list[StoredPaper]:
-        return await self._run("search", 1, self.core.search, vector, limit, start_date, end_date)
-
-    async def count(self) -> int:
-        return int(await self._run("count", 0, self.core.count))
-
-    async def health(self) -> dict[str, Any]:
-        try:
-            stored = await asyncio.wait_for(self.count(), timeout=5.0)
-        except Exception as exc:  # a health probe reports, it never raises
-            return {"state": "down", "detail": f"qdrant {self.core.mode}: {exc}"}
-        return {
-            "state": "ok",
-            "detail": f"qdrant {self.core.mode} at {self.core.location}; {stored} papers",
-        }

@@ -1,0 +1,243 @@
+"""``ArxivClient``: search arXiv through a gate, with retries and a result cache.
+
+Errors raised (from ``models.errors``)::
+
+    ArxivQueryError   arXiv's error feed (HTTP 400 or 200); the query has no searchable words
+    ArxivUnavailable  timeouts, connection errors, 429/5xx, glitchy empty pages, after retries
+
+httpx's errors are translated here, once, with ``raise ... from exc``; the transport is
+injected, so tests use ``httpx.MockTransport`` or the local stand-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from datetime import date
+
+import httpx
+
+from deployments.arxiv.atom import MAX_FEED_BYTES, FeedPage, FeedParseError, parse_feed
+from deployments.arxiv.gate import Clock, IntervalGate, RequestGate, Sleep
+from deployments.arxiv.query import build_search_query
+from deployments.common.caches import LRUCache
+from deployments.common.logs import arm_logger
+from models.errors import ArxivQueryError, ArxivUnavailable
+from models.stage_types import SearchResult
+
+logger = arm_logger(__name__)
+
+USER_AGENT = "research-arm/0.1 (Ray Serve research agent; +https://github.com/research-arm)"
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way worth another (never leaves this module)."""
+
+    def __init__(
+        self, reason: str, retry_after_s: float | None = None, *, status: int | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+        self.status = status
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+class ArxivClient:
+    """Search arXiv through a gate, with retries and a result cache.
+
+    Defaults are arXiv's published limits: ``min_interval`` 3 s lives in the gate,
+    ``num_retries=3`` with exponential backoff from ``backoff_base_s=2.0`` plus jitter. A caller
+    is waiting, so one wait is at most ``max_backoff_s`` (10 s) and all of them together at most
+    ``retry_budget_s`` (20 s): beyond that (a long Retry-After, say) it fails fast with
+    ``ArxivUnavailable`` carrying arXiv's Retry-After, which the ingress turns into a 503.
+    Results are cached per normalised query for ``cache_ttl_s`` (arXiv changes once a day).
+    """
+
+    def __init__(
+        self,
+        base_url: str = "https://export.arxiv.org/api/query",
+        *,
+        gate: RequestGate | None = None,
+        num_retries: int = 3,
+        backoff_base_s: float = 2.0,
+        max_backoff_s: float = 10.0,
+        retry_budget_s: float = 20.0,
+        timeout_s: float = 30.0,
+        cache_ttl_s: float = 24 * 3600.0,
+        cache_size: int = 2048,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.base_url = base_url
+        self.gate: RequestGate = gate or IntervalGate(3.0)
+        self.num_retries = num_retries
+        self.backoff_base_s = backoff_base_s
+        self.max_backoff_s = max_backoff_s
+        self.retry_budget_s = retry_budget_s
+        self._sleep = sleep
+        self._jitter = jitter
+        self.cache: LRUCache[tuple[str, int], SearchResult] = LRUCache(
+            cache_size, ttl_s=cache_ttl_s, clock=clock
+        )
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/atom+xml"},
+            follow_redirects=True,
+        )
+
+    def tune(self, *, num_retries: int, cache_ttl_s: float, cache_size: int) -> None:
+        """Live changes (the fetcher's ``user_config``); cached results are kept within the
+        new limits."""
+        self.num_retries = num_retries
+        self.cache.resize(cache_size, ttl_s=cache_ttl_s)
+
+    @property
+    def is_closed(self) -> bool:
+        return self._http.is_closed
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def search(
+        self,
+        text: str,
+        *,
+        start_date: date | None = None,
+        end_date: date | None = None,
+        max_results: int = 10,
+    ) -> SearchResult:
+        """Papers for free text, sorted by arXiv's relevance; cached per normalised query."""
+        query = build_search_query(text, start_date, end_date)
+        key = (query, max_results)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return SearchResult(cached.papers, cached.total_found, query, cache_hit=True)
+        params = {
+            "search_query": query,
+            "start": "0",
+            "max_results": str(max_results),
+            "sortBy": "relevance",
+            "sortOrder": "descending",
+        }
+        result = await self._fetch_with_retries(query, params)
+        self.cache.put(key, result)
+        return result
+
+    async def _fetch_with_retries(self, query: str, params: dict[str, str]) -> SearchResult:
+        requests = retries = 0
+        waited = backed_off = 0.0
+        last: _Retryable | None = None
+        for attempt in range(self.num_retries + 1):
+            if attempt:
+                delay = self._backoff(attempt, last.retry_after_s if last else None)
+                if delay is None or backed_off + delay > self.retry_budget_s:
+                    break  # longer than a caller should wait: answer 503 + Retry-After now
+                backed_off += delay
+                retries += 1
+                logger.info(
+                    "arXiv retry %s/%s in %.1fs: %s",
+                    attempt,
+                    self.num_retries,
+                    delay,
+                    last.reason if last else "",
+                )
+                await self._sleep(delay)
+            token, gate_wait = await self.gate.acquire()
+            waited += gate_wait
+            hold_off = 0.0
+            try:
+                requests += 1
+                page = await self._fetch_once(params)
+            except _Retryable as exc:
+                last = exc
+                hold_off = exc.retry_after_s or 0.0
+                continue
+            finally:
+                # Retry-After applies to everyone: the gate holds the next turn back that long.
+                await self.gate.release(token, hold_off)
+            return SearchResult(
+                page.papers,
+                page.total_results,
+                query,
+                requests=requests,
+                retries=retries,
+                gate_wait_s=waited,
+            )
+        reason = last.reason if last else "no attempt made"
+        hint = (last.retry_after_s if last and last.retry_after_s else None) or 30.0
+        raise ArxivUnavailable(
+            f"arXiv unavailable after {requests} request(s): {reason}",
+            hint,
+            status=last.status if last else None,
+            attempts=requests,
+            url=self.base_url,
+        )
+
+    def _backoff(self, attempt: int, retry_after_s: float | None) -> float | None:
+        if retry_after_s is not None and retry_after_s > self.max_backoff_s:
+            return None
+        exponential = self.backoff_base_s * (2 ** (attempt - 1))
+        delay = max(exponential, retry_after_s or 0.0) + self._jitter() * self.backoff_base_s
+        return min(delay, self.max_backoff_s)
+
+    async def _fetch_once(self, params: dict[str, str]) -> FeedPage:
+        try:
+            async with self._http.stream("GET", self.base_url, params=params) as response:
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body.extend(chunk)
+                    if len(body) > MAX_FEED_BYTES:
+                        raise _Retryable(f"response larger than {MAX_FEED_BYTES} bytes", status=200)
+        except httpx.TimeoutException as exc:
+            raise _Retryable(f"timeout ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise _Retryable(f"connection error ({type(exc).__name__}: {exc})") from exc
+
+        status = response.status_code
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise _Retryable(f"HTTP {status}", retry_after, status=status)
+        if status == 400:
+            message = f"arXiv answered HTTP 400 for {params['search_query']!r}"
+            try:
+                parse_feed(bytes(body))
+            except ArxivQueryError as exc:  # the error feed: arXiv's own words
+                message = exc.message
+            except FeedParseError:
+                pass
+            raise ArxivQueryError(message, status=400, url=self.base_url)
+        if status != 200:
+            raise ArxivUnavailable(
+                f"arXiv answered HTTP {status}", 60.0, status=status, attempts=1, url=self.base_url
+            )
+        try:
+            page = parse_feed(bytes(body))
+        except ArxivQueryError as exc:
+            raise ArxivQueryError(exc.message, status=200, url=self.base_url) from None
+        except FeedParseError as exc:
+            raise _Retryable(str(exc), status=200) from exc
+        if not page.papers and page.total_results > int(params["start"]):
+            # arXiv's known glitch: HTTP 200, totalResults > 0, no entries. Ask again.
+            raise _Retryable(f"empty page although totalResults={page.total_results}", status=200)
+        return page

@@ -1,0 +1,79 @@
+"""ArxivFetcher: ``ArxivClient`` served by Serve, taking turns at the application's ArxivGate."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Any
+
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from deployments.arxiv.client import ArxivClient
+from deployments.common.metrics import FetcherMetrics
+from models.errors import StageError
+from models.settings import ArxivSettings
+from models.stage_types import SearchResult
+
+
+class GateHandle:
+    """``RequestGate`` over the ArxivGate deployment's handle."""
+
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self._handle = handle
+
+    async def acquire(self) -> tuple[int, float]:
+        token, waited = await self._handle.acquire.remote()
+        return int(token), float(waited)
+
+    async def release(self, token: int, hold_off_s: float = 0.0) -> None:
+        await self._handle.release.remote(token, hold_off_s)
+
+
+@serve.deployment(name="ArxivFetcher")
+class ArxivFetcher:
+    def __init__(self, settings: ArxivSettings, gate: DeploymentHandle) -> None:
+        self.settings = settings
+        self.client = ArxivClient(
+            settings.api_url,
+            gate=GateHandle(gate),
+            timeout_s=settings.timeout_s,
+            backoff_base_s=settings.backoff_base_s,
+            **settings.tuning.model_dump(),
+        )
+        self.metrics = FetcherMetrics()
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """``num_retries``, ``cache_ttl_s`` (s), ``cache_size`` (searches)."""
+        self.settings = self.settings.tuned(user_config)
+        self.client.tune(**self.settings.tuning.model_dump())
+
+    async def search(
+        self,
+        text: str,
+        start_date: date | None = None,
+        end_date: date | None = None,
+        max_results: int = 10,
+    ) -> SearchResult:
+        """Up to ``max_results`` papers for free text, by arXiv's relevance."""
+        started = time.perf_counter()
+        result = await self.client.search(
+            text, start_date=start_date, end_date=end_date, max_results=max_results
+        )
+        self.metrics.search(
+            len(result.papers),
+            time.perf_counter() - started,
+            cache_hit=result.cache_hit,
+            requests=result.requests,
+            retries=result.retries,
+            gate_wait_s=result.gate_wait_s,
+        )
+        return result
+
+    def check_health(self) -> None:
+        # Local state only: arXiv must not see a request per health check.
+        if self.client.is_closed:
+            raise StageError("the arXiv HTTP client is closed", "arxiv")
+
+    async def __del__(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,46 @@
+"""ArxivGate: the application's one arXiv gate, a Serve deployment of exactly one replica.
+
+Every ArxivFetcher replica asks it for a turn, so scaling the fetcher out cannot break arXiv's
+terms. Being a deployment of the application, it starts and stops with it, shows in
+``serve status``, and takes a new interval on redeploy (or live, through ``user_config``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray import serve
+
+from deployments.arxiv.gate import IntervalGate
+from models.settings import GateSettings
+
+
+@serve.deployment(
+    name="ArxivGate",
+    num_replicas=1,  # one gate, or arXiv sees two streams of requests
+    max_ongoing_requests=1000,  # every waiting search holds a slot
+    ray_actor_options={"num_cpus": 0},
+)
+class ArxivGate:
+    def __init__(self, settings: GateSettings) -> None:
+        self.settings = settings
+        self.gate = IntervalGate(settings.tuning.min_interval_s)
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """``min_interval_s``: seconds between two arXiv requests."""
+        self.settings = self.settings.tuned(user_config)
+        self.gate.min_interval_s = self.settings.tuning.min_interval_s
+
+    async def acquire(self) -> tuple[int, float]:
+        """Wait for a turn: (permit token, seconds waited)."""
+        return await self.gate.acquire()
+
+    async def release(self, token: int, hold_off_s: float = 0.0) -> None:
+        """End a turn; ``hold_off_s`` (arXiv's Retry-After) delays the next one."""
+        await self.gate.release(token, hold_off_s)
+
+    def turns(self) -> int:
+        return self.gate.turns
+
+    def check_health(self) -> None:
+        self.gate.check()

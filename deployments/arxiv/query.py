@@ -1,0 +1,86 @@
+"""arXiv ``search_query`` from free text: the user's words as ``all:`` terms, arXiv's own
+syntax in them neutralised, an optional submission-date range."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+from models.errors import ArxivQueryError
+
+_FIELD_PREFIX = re.compile(
+    r"\b(?:ti|au|abs|co|jr|cat|rn|id|all|submittedDate|lastUpdatedDate)\s*:", re.IGNORECASE
+)
+# A word: letters/digits, optionally joined by - or . ("self-supervised", "3.5", "GPT-4").
+_WORD = re.compile(r"[^\W_]+(?:[-.][^\W_]+)*")
+_OPERATORS = {"and", "or", "not", "andnot", "to"}
+_STOPWORDS = {
+    "a",
+    "an",
+    "the",
+    "of",
+    "in",
+    "on",
+    "for",
+    "to",
+    "with",
+    "by",
+    "at",
+    "from",
+    "as",
+    "is",
+    "are",
+    "be",
+    "and",
+    "or",
+    "about",
+    "into",
+    "via",
+    "using",
+    "what",
+    "which",
+    "how",
+    "that",
+    "this",
+    "these",
+    "those",
+    "papers",
+    "paper",
+    "find",
+    "recent",
+    "latest",
+    "me",
+    "some",
+}
+MAX_QUERY_TERMS = 12
+
+
+def query_terms(text: str) -> list[str]:
+    """The words of free text that become ``all:`` terms, lower-cased, de-duplicated, in order.
+
+    arXiv syntax in the text is neutralised: field prefixes (``ti:``) are removed, boolean
+    operators and brackets are dropped, quotes and other punctuation never reach arXiv.
+    """
+    words = _WORD.findall(_FIELD_PREFIX.sub(" ", text))
+    lowered = [w.lower() for w in words if w.lower() not in _OPERATORS]
+    terms = [w for w in lowered if w not in _STOPWORDS] or lowered
+    return list(dict.fromkeys(terms))[:MAX_QUERY_TERMS]
+
+
+def build_search_query(
+    text: str, start_date: date | None = None, end_date: date | None = None
+) -> str:
+    """arXiv ``search_query`` for free text and an optional inclusive submission-date range.
+
+    Returns plain text with spaces (``... TO ...``): the HTTP client encodes it exactly once.
+    Writing ``+TO+`` here would be encoded again to ``%2BTO%2B`` and break the range.
+    """
+    terms = query_terms(text)
+    if not terms:
+        raise ArxivQueryError(f"query {text!r} has no searchable words")
+    search = " AND ".join(f"all:{t}" for t in terms)
+    if start_date is None and end_date is None:
+        return search
+    lo = (start_date or date(1991, 1, 1)).strftime("%Y%m%d") + "0000"
+    hi = (end_date or datetime.now(UTC).date()).strftime("%Y%m%d") + "2359"
+    return f"({search}) AND submittedDate:[{lo} TO {hi}]"

@@ -1,0 +1,61 @@
+"""The stage protocols over Serve's deployment handles: one awaited ``.remote()`` each."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from models.stage_types import NewMemory, SearchResult, StoredPaper, SummaryOutcome
+
+if TYPE_CHECKING:
+    from ray.serve.handle import DeploymentHandle
+
+
+class FetcherHandle:
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self._handle = handle
+
+    async def search(
+        self, text: str, start_date: date | None, end_date: date | None, max_results: int
+    ) -> SearchResult:
+        return await self._handle.search.remote(text, start_date, end_date, max_results)
+
+
+class EmbedderHandle:
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self._handle = handle
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        return await self._handle.embed.remote(texts)
+
+    async def info(self) -> dict[str, Any]:
+        return await self._handle.info.remote()
+
+
+class SummarizerHandle:
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self._handle = handle
+
+    async def summarize(self, title: str, abstract: str) -> SummaryOutcome:
+        return await self._handle.summarize.remote(title, abstract)
+
+    async def info(self) -> dict[str, Any]:
+        return await self._handle.info.remote()
+
+
+class MemoryHandle:
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self._handle = handle
+
+    async def lookup(self, arxiv_ids: list[str]) -> dict[str, StoredPaper]:
+        return await self._handle.lookup.remote(arxiv_ids)
+
+    async def upsert(self, items: list[NewMemory], query: str | None) -> int:
+        return await self._handle.upsert.remote(items, query)
+
+    async def search(
+        self, vector: np.ndarray, limit: int, start_date: date | None, end_date: date | None
+    ) -> list[StoredPaper]:
+        return await self._handle.search.remote(vector, limit, start_date, end_date)

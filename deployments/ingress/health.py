@@ -1,0 +1,119 @@
+"""``GET /health`` from Serve's own view of the stages: each replica's ``check_health``
+decides whether Serve counts it as running, so the answer costs no stage a call, waits in no
+stage's queue and shows in no stage's metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from deployments.common.logs import arm_logger
+from models.health import HealthStatus, StageHealth, StageState, arm_version
+
+logger = arm_logger(__name__)
+
+# Deployment name -> the stage name /health reports; any other deployment of the application
+# (Ray Serve LLM's, or a stand-in for it) is the "llm" stage.
+STAGE_NAMES = {
+    "Ingress": "ingress",
+    "ArxivFetcher": "arxiv",
+    "ArxivGate": "arxiv_gate",
+    "Embedder": "embedder",
+    "Summarizer": "summarizer",
+    "MemoryWriter": "memory",
+}
+
+
+@dataclass
+class DeploymentView:
+    """What Serve says of one deployment: its status and its replicas' states with counts."""
+
+    status: str
+    replica_states: dict[str, int] = field(default_factory=dict)
+
+
+def stage_health(view: DeploymentView) -> StageHealth:
+    """ok while every replica runs; degraded when some do not (unhealthy, starting, stopping)
+    or Serve reports the deployment unhealthy; down when none runs."""
+    running = view.replica_states.get("RUNNING", 0)
+    total = sum(view.replica_states.values())
+    detail = f"{running}/{total} replicas running" if total else "no replicas"
+    state: StageState
+    if running == 0:
+        state = "down"
+    elif view.status in ("UNHEALTHY", "DEPLOY_FAILED") or running < total:
+        state = "degraded"
+    else:
+        state = "ok"
+    return StageHealth(state=state, detail=f"{detail} ({view.status.lower()})")
+
+
+def health_report(arm_id: str, version: str, views: Mapping[str, DeploymentView]) -> HealthStatus:
+    """The overall state: down when any stage is down, degraded when any is degraded."""
+    stages = {STAGE_NAMES.get(name, "llm"): stage_health(view) for name, view in views.items()}
+    states = {stage.state for stage in stages.values()}
+    overall: StageState = (
+        "down" if "down" in states else "degraded" if "degraded" in states else "ok"
+    )
+    return HealthStatus(status=overall, arm_id=arm_id, version=version, stages=stages)
+
+
+def unknown_report(arm_id: str, version: str, reason: str) -> HealthStatus:
+    """When Serve's controller cannot be asked: the Ingress answers, the rest is unknown."""
+    return HealthStatus(
+        status="degraded",
+        arm_id=arm_id,
+        version=version,
+        stages={"ingress": StageHealth(state="degraded", detail=f"stage states unknown: {reason}")},
+    )
+
+
+def _value(member: Any) -> str:
+    """An enum member's value (Serve's statuses are str enums), or the thing as text."""
+    return str(getattr(member, "value", member))
+
+
+def views_of(application_status: Any) -> dict[str, DeploymentView]:
+    """Serve's ``ApplicationStatusOverview`` (``serve.status().applications[name]``) as plain
+    views: deployment name -> status and replica states."""
+    return {
+        name: DeploymentView(
+            _value(d.status), {_value(k): int(n) for k, n in d.replica_states.items()}
+        )
+        for name, d in application_status.deployments.items()
+    }
+
+
+class StageStates:
+    """``/health``'s answer from ``read_status`` (a blocking call to Serve's controller
+    returning the application's status; run on a thread), asked at most every ``cache_s``
+    seconds however often probes come."""
+
+    def __init__(
+        self,
+        arm_id: str,
+        read_status: Callable[[], Any],
+        cache_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.arm_id = arm_id
+        self._read_status = read_status
+        self.cache_s = cache_s
+        self._clock = clock
+        self._last: tuple[float, HealthStatus] | None = None
+
+    async def report(self) -> HealthStatus:
+        if self._last is None or self._clock() - self._last[0] > self.cache_s:
+            self._last = (self._clock(), await self._read())
+        return self._last[1]
+
+    async def _read(self) -> HealthStatus:
+        try:
+            views = views_of(await asyncio.to_thread(self._read_status))
+        except Exception as exc:
+            logger.warning("health: Serve's status unavailable: %r", exc)
+            return unknown_report(self.arm_id, arm_version(), type(exc).__name__)
+        return health_report(self.arm_id, arm_version(), views)

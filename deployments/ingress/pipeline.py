@@ -1,0 +1,235 @@
+"""``ResearchPipeline``: ``POST /execute`` step by step (DESIGN.md) over the four stages.
+
+It talks to the stages through the protocols of ``stages``, so it runs without Ray (tests give
+it plain objects). Only arXiv's errors fail a request; a stage that fails later degrades the
+answer (a warning, a null summary, nothing reused) and never loses what was found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deployments.common.caches import LRUCache
+from deployments.ingress.stages import EmbedStage, MemoryStage, SearchStage, SummarizeStage
+from models.errors import unwrap
+from models.paper import Paper
+from models.research import (
+    MemorySearchRequest,
+    MemorySearchResponse,
+    Provenance,
+    ResearchRequest,
+    ResearchResponse,
+    StageTiming,
+)
+from models.stage_types import NewMemory, StoredPaper
+
+
+@dataclass
+class _Timer:
+    timings: list[StageTiming] = field(default_factory=list)
+
+    def add(self, stage: str, started: float) -> None:
+        self.timings.append(
+            StageTiming(stage=stage, ms=round((time.perf_counter() - started) * 1000, 2))
+        )
+
+
+def relevance(similarity: float) -> float:
+    """Cosine similarity of unit vectors mapped to [0, 1]: negatives (unrelated) become 0."""
+    return 0.0 if math.isnan(similarity) else min(1.0, max(0.0, similarity))
+
+
+class ResearchPipeline:
+    """The request flow of DESIGN.md over the four stages behind the Ingress.
+
+    ``models`` names what served each stage (for provenance; the Ingress fills it in once the
+    stages are up). At most ``max_candidates`` papers are asked of arXiv, about
+    ``candidate_factor`` times ``max_papers``.
+    """
+
+    def __init__(
+        self,
+        fetcher: SearchStage,
+        embedder: EmbedStage,
+        summarizer: SummarizeStage,
+        memory: MemoryStage,
+        *,
+        arm_id: str,
+        models: dict[str, str] | None = None,
+        candidate_factor: int = 2,
+        max_candidates: int = 50,
+        query_cache_size: int = 4096,
+    ) -> None:
+        self.fetcher = fetcher
+        self.embedder = embedder
+        self.summarizer = summarizer
+        self.memory = memory
+        self.arm_id = arm_id
+        self.models = {"memory": "qdrant", "search": "arxiv", **(models or {})}
+        self.candidate_factor = candidate_factor
+        self.max_candidates = max_candidates
+        # Query vectors by exact query text: a repeated query skips the embedder entirely.
+        self.query_vectors: LRUCache[str, np.ndarray] = LRUCache(query_cache_size)
+
+    async def stage_models(self) -> dict[str, str]:
+        """What serves each stage, asked of the stages once (they are up by the first request;
+        the constructor must not wait on them)."""
+        if not self.models.get("summarizer"):
+            emb, summ = await asyncio.gather(self.embedder.info(), self.summarizer.info())
+            self.models.update(
+                embedder=str(emb["model"]), summarizer=f"{summ['backend']}:{summ['model']}"
+            )
+        return self.models
+
+    async def embed_query(self, query: str) -> np.ndarray:
+        """The query's unit vector, from a small LRU or the embedder."""
+        cached = self.query_vectors.get(query)
+        if cached is not None:
+            return cached
+        vector = np.asarray(await self.embedder.embed([query]), dtype=np.float32)[0]
+        self.query_vectors.put(query, vector)
+        return vector
+
+    def wanted(self, max_papers: int) -> int:
+        """How many candidates to ask the search for: about ``candidate_factor`` times the
+        papers wanted, at most ``max_candidates``."""
+        return min(self.max_candidates, max(max_papers, max_papers * self.candidate_factor))
+
+    async def execute(self, req: ResearchRequest, request_id: str) -> ResearchResponse:
+        """Find, rank, summarise and remember; only the search's errors fail the request."""
+        began = time.perf_counter()
+        await self.stage_models()
+        timer = _Timer()
+        warnings: list[str] = []
+        wanted = self.wanted(req.max_papers)
+
+        # 1-2. arXiv and the query's vector are independent: ask both at once.
+        started = time.perf_counter()
+        query_vec_task = asyncio.ensure_future(self.embed_query(req.query))
+        try:
+            found = await self.fetcher.search(req.query, req.start_date, req.end_date, wanted)
+        except BaseException:
+            query_vec_task.cancel()
+            raise
+        timer.add("arxiv", started)
+        # One entry per paper (a source may list one twice), never more than was asked for.
+        candidates: list[Paper] = list({p.arxiv_id: p for p in found.papers}.values())[:wanted]
+
+        # 3. What memory already holds needs neither embedding nor summarising again.
+        started = time.perf_counter()
+        stored: dict[str, StoredPaper] = {}
+        if candidates:
+            try:
+                stored = await self.memory.lookup([p.arxiv_id for p in candidates])
+            except Exception as exc:
+                warnings.append(f"memory lookup failed, nothing reused: {unwrap(exc)}")
+        timer.add("memory_lookup", started)
+
+        # 4. Embed the rest (one call: the Embedder batches it with other requests' texts).
+        started = time.perf_counter()
+        fresh = [p for p in candidates if p.arxiv_id not in stored]
+        fresh_vectors = (
+            await self.embedder.embed([p.embedding_text for p in fresh]) if fresh else None
+        )
+        query_vec = await query_vec_task
+        timer.add("embed", started)
+        vectors: dict[str, np.ndarray] = {k: v.vector for k, v in stored.items()}
+        for i, paper in enumerate(fresh):
+            vectors[paper.arxiv_id] = np.asarray(fresh_vectors)[i]
+
+        # 5. Rank by cosine similarity; keep the best max_papers.
+        scored = sorted(
+            ((relevance(float(vectors[p.arxiv_id] @ query_vec)), p) for p in candidates),
+            key=lambda item: -item[0],
+        )[: req.max_papers]
+        top = [p.model_copy(update={"relevance_score": round(score, 4)}) for score, p in scored]
+
+        # 6. Summaries only where memory has none, all at once; a failure is a warning.
+        started = time.perf_counter()
+        made: dict[str, str] = {}
+        reused = 0
+        if req.include_summaries:
+            todo = []
+            for paper in top:
+                old = stored.get(paper.arxiv_id)
+                if old is not None and old.summary:
+                    paper.summary = old.summary
+                    reused += 1
+                else:
+                    todo.append(paper)
+            outcomes = await asyncio.gather(
+                *(self.summarizer.summarize(p.title, p.abstract) for p in todo),
+                return_exceptions=True,
+            )
+            for paper, outcome in zip(todo, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    warnings.append(f"{paper.arxiv_id}: summary failed ({unwrap(outcome)})")
+                    continue
+                paper.summary = outcome.summary
+                if outcome.summary:
+                    made[paper.arxiv_id] = outcome.summary
+                warnings.extend(f"{paper.arxiv_id}: {w}" for w in outcome.warnings)
+        timer.add("summarize", started)
+
+        # 7. Store what is new or changed: one point per paper, so nothing is stored twice.
+        started = time.perf_counter()
+        changes = [
+            NewMemory(p, vectors[p.arxiv_id], made.get(p.arxiv_id))
+            for p in candidates
+            if p.arxiv_id not in stored
+            or p.arxiv_id in made
+            or req.query not in stored[p.arxiv_id].queries
+            or p.version != stored[p.arxiv_id].paper.version
+        ]
+        if changes:
+            try:
+                await self.memory.upsert(changes, req.query)
+            except Exception as exc:
+                warnings.append(f"memory write failed, results not remembered: {unwrap(exc)}")
+        timer.add("memory_upsert", started)
+
+        confidence = float(np.mean([p.relevance_score for p in top])) if top else 0.0
+        return ResearchResponse(
+            papers=top,
+            total_found=found.total_found,
+            query_used=found.query_used,
+            search_time_ms=round((time.perf_counter() - began) * 1000, 2),
+            confidence=round(confidence, 4),
+            provenance=Provenance(
+                arm_id=self.arm_id,
+                request_id=request_id,
+                sources=["arxiv", "memory"] if stored else ["arxiv"],
+                method="arXiv search, MiniLM cosine re-ranking, "
+                + (
+                    f"{self.models.get('summarizer', 'summarizer')} summaries"
+                    if req.include_summaries
+                    else "no summaries"
+                ),
+                models=self.models,
+                timings=timer.timings,
+                cache={
+                    "arxiv_cache_hit": int(found.cache_hit),
+                    "memory_hits": len(stored),
+                    "embedded": len(fresh),
+                    "summaries_made": len(made),
+                    "summaries_reused": reused,
+                    "stored": len(changes),
+                },
+            ),
+            warnings=warnings,
+        )
+
+    async def memory_search(self, req: MemorySearchRequest) -> MemorySearchResponse:
+        """Stored papers most similar to the query."""
+        vector = await self.embed_query(req.query)
+        hits = await self.memory.search(vector, req.limit, req.start_date, req.end_date)
+        papers = [
+            h.paper.model_copy(update={"relevance_score": round(relevance(h.score), 4)})
+            for h in hits
+        ]
+        return MemorySearchResponse(papers=papers, count=len(papers))

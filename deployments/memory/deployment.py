@@ -1,0 +1,84 @@
+"""MemoryWriter: ``PaperMemory`` served by Serve; every Qdrant call on one worker thread.
+
+One thread because the embedded store is a single-process, single-writer database (and its
+calls block); with a server it also keeps writes in order. Embedded Qdrant locks its folder, so
+this deployment runs one replica in that mode and every read of memory goes through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from typing import Any, TypeVar
+
+import numpy as np
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from deployments.common.logs import arm_logger
+from deployments.common.metrics import MemoryMetrics
+from deployments.memory.paper_memory import PaperMemory
+from models.settings import MemorySettings, read_secret
+from models.stage_types import NewMemory, StoredPaper
+
+logger = arm_logger(__name__)
+T = TypeVar("T")
+HEALTH_TIMEOUT_S = 10.0
+
+
+@serve.deployment(name="MemoryWriter")
+class MemoryWriter:
+    async def __init__(self, settings: MemorySettings, embedder: DeploymentHandle) -> None:  # type: ignore[misc]  # Serve awaits an async constructor
+        # The collection's dimension is whatever the configured embedder makes.
+        dimension = (await embedder.info.remote())["dimension"]
+        key = read_secret("qdrant_api_key")
+        self.core = PaperMemory(
+            dimension,
+            url=settings.qdrant_url,
+            path=settings.qdrant_path,
+            api_key=key.get_secret_value() if key else None,
+            collection=settings.collection,
+        )
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant")
+        self.metrics = MemoryMetrics()
+        logger.info("MemoryWriter on Qdrant %s at %s", self.core.mode, self.core.location)
+
+    async def _run(self, op: str, items: int, fn: Callable[..., T], *args: Any) -> T:
+        started = time.perf_counter()
+        result = await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        hits = len(result) if op == "lookup" and isinstance(result, dict) else 0
+        self.metrics.operation(op, items, time.perf_counter() - started, hits)
+        return result
+
+    async def lookup(self, arxiv_ids: list[str]) -> dict[str, StoredPaper]:
+        """Stored papers among ``arxiv_ids`` (version-less), with vectors and summaries."""
+        return await self._run("lookup", len(arxiv_ids), self.core.lookup, arxiv_ids)
+
+    async def upsert(self, items: list[NewMemory], query: str | None = None) -> int:
+        """Store papers (one point each, updated in place); ``query`` joins their history."""
+        return await self._run("upsert", len(items), self.core.upsert, items, query)
+
+    async def search(
+        self,
+        vector: np.ndarray,
+        limit: int = 10,
+        start_date: date | None = None,
+        end_date: date | None = None,
+    ) -> list[StoredPaper]:
+        """Stored papers most similar to ``vector``, published within the dates."""
+        return await self._run("search", 1, self.core.search, vector, limit, start_date, end_date)
+
+    async def count(self) -> int:
+        return await self._run("count", 0, self.core.count)
+
+    async def check_health(self) -> None:
+        # Through the same thread as every other call: a wedged store shows here.
+        future = asyncio.get_running_loop().run_in_executor(self._pool, self.core.check)
+        await asyncio.wait_for(future, timeout=HEALTH_TIMEOUT_S)
+
+    async def __del__(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._pool, self.core.close)
+        self._pool.shutdown(wait=False)

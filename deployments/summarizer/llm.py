@@ -1,0 +1,147 @@
+"""The LLM backends: a TLDR prompt to a self-hosted vLLM (through Ray Serve LLM's
+``LLMServer``) or to any OpenAI-compatible endpoint, and the answer tidied."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from deployments.summarizer.text import clean_llm_summary
+from models.errors import StageError
+
+TLDR_WORDS = 20  # SciTLDR's reference TLDRs average about 19-23 words
+SYSTEM_PROMPT = (
+    "You write TLDRs of scientific papers: one sentence of about {words} words that states the "
+    "paper's main contribution or finding. Use only facts from the abstract. Answer with the "
+    "sentence alone: no preamble, no quotes, no markdown."
+)
+USER_PROMPT = "Title: {title}\n\nAbstract: {abstract}\n\nTLDR:"
+
+
+def chat_messages(title: str, abstract: str, max_words: int) -> list[dict[str, str]]:
+    """The TLDR prompt every LLM backend sends."""
+    target = min(max_words, TLDR_WORDS)
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT.format(words=target)},
+        {"role": "user", "content": USER_PROMPT.format(title=title, abstract=abstract)},
+    ]
+
+
+class OpenAIChatSummarizer:
+    """TLDRs from any OpenAI-compatible ``/chat/completions`` endpoint."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        max_words: int = 30,
+        timeout_s: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.model_name = model
+        self.max_words = max_words
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            headers=headers,
+            timeout=timeout_s,
+            transport=transport,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        )
+
+    async def check(self) -> None:
+        """Raise unless the endpoint answers ``GET models`` (every OpenAI-compatible server,
+        ``vllm serve`` included, serves it; it costs no tokens)."""
+        try:
+            response = await self._http.get("models", timeout=5.0)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise StageError(f"OpenAI-compatible endpoint down: {exc!r}", "summarizer") from exc
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def summarize(self, title: str, abstract: str) -> str:
+        body = {
+            "model": self.model_name,
+            "messages": chat_messages(title, abstract, self.max_words),
+            "max_tokens": 4 * self.max_words + 32,
+            "temperature": 0.0,
+        }
+        try:
+            response = await self._http.post("chat/completions", json=body)
+            response.raise_for_status()
+            content = response.json()["choices"][0]["message"]["content"] or ""
+        except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
+            raise StageError(f"OpenAI-compatible endpoint failed: {exc}", "summarizer") from exc
+        summary = clean_llm_summary(content, self.max_words)
+        if not summary:
+            raise StageError("the model returned an empty summary", "summarizer")
+        return summary
+
+
+def _chat_request(payload: dict[str, Any]) -> Any:
+    """Ray Serve LLM's ChatCompletionRequest (vLLM's schema); a dict where vLLM is absent."""
+    try:
+        from ray.serve.llm.openai_api_models import ChatCompletionRequest
+    except ImportError:  # CPU machines: the stand-in LLM server takes the same fields as a dict
+        return payload
+    return ChatCompletionRequest(**payload)
+
+
+def _content_of(item: Any) -> str:
+    """The text of a ChatCompletionResponse (object or dict); raises on an ErrorResponse."""
+    data = item.model_dump() if hasattr(item, "model_dump") else item
+    if isinstance(data, dict) and "choices" in data:
+        return str(data["choices"][0]["message"]["content"] or "")
+    raise StageError(f"LLM server answered {str(data)[:200]}", "summarizer")
+
+
+class VLLMSummarizer:
+    """TLDRs from a self-hosted vLLM in the same graph, through Ray Serve LLM's ``LLMServer``.
+
+    ``llm`` is a DeploymentHandle to an ``LLMServer`` (or a stand-in with the same ``chat``).
+    """
+
+    name = "vllm"
+
+    def __init__(self, llm: Any, model_id: str, max_words: int = 30) -> None:
+        self._llm = llm
+        self.model_name = model_id
+        self.max_words = max_words
+
+    async def check(self) -> None:
+        """Raise unless the LLM deployment answers its own health check (LLMServer's asks the
+        vLLM engine) within 10 s."""
+        try:
+            await asyncio.wait_for(self._llm.check_health.remote(), timeout=10.0)
+        except Exception as exc:
+            raise StageError(f"LLM deployment unhealthy: {exc!r}", "summarizer") from exc
+
+    async def aclose(self) -> None:
+        """Nothing to release: the LLM deployment belongs to the application."""
+
+    async def summarize(self, title: str, abstract: str) -> str:
+        request = _chat_request(
+            {
+                "model": self.model_name,
+                "messages": chat_messages(title, abstract, self.max_words),
+                "max_tokens": 4 * self.max_words + 32,
+                "temperature": 0.0,
+                "stream": False,
+            }
+        )
+        content = ""
+        # LLMServer.chat is an async generator; unstreamed, it yields one full response.
+        async for item in self._llm.options(stream=True).chat.remote(request):
+            content += _content_of(item)
+        summary = clean_llm_summary(content, self.max_words)
+        if not summary:
+            raise StageError("the model returned an empty summary", "summarizer")
+        return summary

@@ -1,0 +1,56 @@
+"""One summary per paper at a time, and recent ones kept."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+
+from deployments.common.caches import LRUCache
+from models.stage_types import SummaryOutcome
+
+
+class SharedSummaries:
+    """One summary per paper at a time, and recent ones kept.
+
+    Concurrent requests often rank the same paper before memory has stored its summary; callers
+    for a paper whose summary is being made wait for that one call instead of making another
+    (for an LLM backend, another paid call). Successful outcomes are kept (LRU, ``size``);
+    failures are not, so the next request tries again.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._done: LRUCache[bytes, SummaryOutcome] = LRUCache(size)
+        self._in_flight: dict[bytes, asyncio.Future[SummaryOutcome]] = {}
+
+    def resize(self, size: int) -> None:
+        self._done.resize(size)
+
+    @staticmethod
+    def key(title: str, abstract: str) -> bytes:
+        return hashlib.blake2b(f"{title}\x00{abstract}".encode(), digest_size=16).digest()
+
+    async def get(
+        self, key: bytes, make: Callable[[], Awaitable[SummaryOutcome]]
+    ) -> tuple[SummaryOutcome, bool]:
+        """(outcome, shared): ``shared`` when no new summary was made for this call."""
+        done = self._done.get(key)
+        if done is not None:
+            return done, True
+        pending = self._in_flight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending), True
+        future: asyncio.Future[SummaryOutcome] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = future
+        try:
+            outcome = await make()
+            future.set_result(outcome)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            del self._in_flight[key]
+        if outcome.summary:
+            self._done.put(key, outcome)
+        return outcome, False

@@ -1,0 +1,86 @@
+"""The one exception family that crosses the graph.
+
+Every stage raises these; only the ingress turns them into HTTP::
+
+    ArmError                      -> 500 (request id, no stack trace)
+    ├── ArxivUnavailable          -> 503 + Retry-After (unreachable, rate limited, retries spent)
+    ├── ArxivQueryError           -> 400 with arXiv's own message
+    ├── Unauthorized              -> 401 + WWW-Authenticate: Bearer
+    └── StageError                -> 500 (a stage failed in a way the caller cannot fix)
+
+Each error carries its facts as fields (HTTP status, attempts, URL), as httpx's and arxiv.py's
+errors do, and pickles with them, so it survives a hop through Ray: Ray re-raises a replica's
+exception in the caller wrapped in ``RayTaskError``, whose ``.cause`` is the original object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ArmError(Exception):
+    """Base class of every error the research arm raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from the message, then every field restored: subclasses need no __reduce__,
+        # only defaults for their other constructor arguments.
+        return (self.__class__, (self.message,), dict(self.__dict__))
+
+
+class ArxivUnavailable(ArmError):
+    """arXiv could not be reached or kept refusing.
+
+    ``retry_after_s``: when to try again (seconds; arXiv's Retry-After when it sent one).
+    ``status``: arXiv's last HTTP status (None: no answer). ``attempts``: requests sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        retry_after_s: float = 30.0,
+        *,
+        status: int | None = None,
+        attempts: int = 0,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.status = status
+        self.attempts = attempts
+        self.url = url
+
+
+class ArxivQueryError(ArmError):
+    """arXiv rejected the query; ``message`` is arXiv's own text from its error feed."""
+
+    def __init__(self, message: str, *, status: int | None = None, url: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+
+
+class Unauthorized(ArmError):
+    """The bearer token is missing or wrong (only when ``ARM_API_KEY`` is set)."""
+
+
+class StageError(ArmError):
+    """A stage (embedder, memory, summarizer) failed; ``stage`` names it."""
+
+    def __init__(self, message: str, stage: str = "unknown") -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """The error a replica raised, out of Ray's wrappers (``RayTaskError.cause``, nested up to
+    five deep), or ``exc`` itself when it is not wrapped."""
+    for _ in range(5):
+        cause = getattr(exc, "cause", None)
+        if not isinstance(cause, BaseException) or cause is exc:
+            break
+        exc = cause
+    return exc

@@ -1,0 +1,58 @@
+"""The types that cross stages: what one deployment returns to another through Ray.
+
+Plain dataclasses (they carry numpy vectors, which pydantic would copy); every one pickles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.paper import Paper
+
+
+@dataclass
+class SearchResult:
+    """What one arXiv search returns (ArxivFetcher -> Ingress), with what it cost."""
+
+    papers: list[Paper]
+    total_found: int
+    query_used: str
+    cache_hit: bool = False
+    requests: int = 0
+    retries: int = 0
+    gate_wait_s: float = 0.0
+
+
+@dataclass
+class StoredPaper:
+    """A paper as memory holds it (MemoryWriter -> Ingress), with what lets the Ingress skip
+    work: its unit vector and its summary. ``score``: similarity to a search's query vector."""
+
+    paper: Paper
+    vector: np.ndarray
+    summary: str | None
+    queries: list[str]
+    stored_at: str
+    score: float = 0.0
+
+
+@dataclass
+class NewMemory:
+    """One paper to write (Ingress -> MemoryWriter): metadata, unit vector and summary (None:
+    none made this time; a stored summary is kept)."""
+
+    paper: Paper
+    vector: np.ndarray
+    summary: str | None
+
+
+@dataclass
+class SummaryOutcome:
+    """A summary (Summarizer -> Ingress) and what to tell the caller about it."""
+
+    summary: str | None
+    backend: str
+    model: str
+    warnings: list[str] = field(default_factory=list)
