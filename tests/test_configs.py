@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 import yaml
+from ray.serve.config import AutoscalingConfig
 from ray.serve.schema import ServeDeploySchema
 
 from graph import GraphArgs
 from tests.conftest import ROOT, shared_path
 
-STAGES = ["Ingress", "ArxivFetcher", "Embedder", "Summarizer", "MemoryWriter"]
+STAGES = ["Ingress", "ArxivGate", "ArxivFetcher", "Embedder", "Summarizer", "MemoryWriter"]
 
 
 def _check_serve_config(config: dict[str, Any], *, embedder_gpus: float) -> None:
@@ -24,6 +25,10 @@ def _check_serve_config(config: dict[str, Any], *, embedder_gpus: float) -> None
     for deployment in deployments.values():
         # Serve's default of 5 would queue requests in front of the batching stages.
         assert deployment.max_ongoing_requests >= 32
+    gate = deployments["ArxivGate"]
+    assert gate.num_replicas == 1 and not isinstance(
+        gate.autoscaling_config, dict | AutoscalingConfig
+    )
     embedder = deployments["Embedder"]
     assert embedder.ray_actor_options.num_gpus == embedder_gpus
     assert embedder.user_config is not None
@@ -41,7 +46,8 @@ def test_local_config_fits_two_cores_without_gpu() -> None:
         if replicas is None:
             auto = d.autoscaling_config
             replicas = auto["max_replicas"] if isinstance(auto, dict) else auto.max_replicas
-        total += replicas * (d.ray_actor_options.num_cpus or 1)
+        cpus = d.ray_actor_options.num_cpus
+        total += replicas * (1.0 if cpus is None else cpus)  # Serve's default is one CPU
     assert total <= 2.0, f"the local graph asks for {total} CPUs at full scale"
     memory = next(d for d in app.deployments if d.name == "MemoryWriter")
     assert memory.num_replicas == 1  # embedded Qdrant: one process may open the folder

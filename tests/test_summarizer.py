@@ -125,6 +125,25 @@ def test_extractive_picks_the_contribution_and_is_deterministic(embedder: TextEm
     assert asyncio.run(ridge_only.summarize("", abstract)) == first
 
 
+def test_extractive_keeps_to_the_configured_word_budget(embedder: TextEmbedder) -> None:
+    """``summary_max_words`` reaches the extractive backend (it once kept its model's 40)."""
+
+    async def embed(texts: list[str]) -> np.ndarray:
+        return embedder.embed(texts)
+
+    abstract = " ".join(
+        json.loads((FIXTURES / "scitldr_tiny.jsonl").read_text().splitlines()[0])["source"]
+    )
+    settings = Settings.load({"summary_max_words": 8}, {}).for_stages().summarizer
+    backend = make_backend(settings, embed=embed)
+    short = asyncio.run(backend.summarize("", abstract))
+    assert backend.max_words == 8 and len(short.split()) <= 8
+    assert short.startswith("We propose SparseTune")  # the same sentence, cut
+    backend.max_words = 30  # live tuning (the Summarizer's reconfigure) takes effect at once
+    longer = asyncio.run(backend.summarize("", abstract))
+    assert len(longer.split()) > len(short.split()) and longer.startswith(short.rstrip("."))
+
+
 ABSTRACT = "Quantum error correction needs decoders. We train a CNN decoder with a 0.9% threshold."
 
 

@@ -34,6 +34,9 @@ TEST_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+SESSION: dict[str, Path] = {}  # where this run's Ray writes its logs (serve_url sets it)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
@@ -53,12 +56,13 @@ def serve_url() -> Iterator[str]:
     import ray
     from ray import serve
 
-    ray.init(
+    context = ray.init(
         num_cpus=8,
         include_dashboard=False,
         namespace="research-arm-tests",
         runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}},
     )
+    SESSION["dir"] = Path(context.address_info["session_dir"])
     port = _free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     try:

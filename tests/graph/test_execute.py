@@ -124,7 +124,14 @@ def test_health_reports_every_stage_and_never_calls_arxiv(main_app: App) -> None
         assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["stages"]) == {"ingress", "arxiv", "arxiv_gate", "embedder", "summarizer", "memory"}
+    assert set(body["stages"]) == {
+        "ingress",
+        "arxiv",
+        "arxiv_gate",
+        "embedder",
+        "summarizer",
+        "memory",
+    }
     # Unauthenticated: no paths, URLs or internal figures, only replica counts.
     details = [stage["detail"] for stage in body["stages"].values()]
     assert all(re.fullmatch(r"\d+/\d+ replicas running \(\w+\)", d) for d in details), details

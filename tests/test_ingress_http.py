@@ -1,0 +1,161 @@
+"""The Ingress's HTTP layer without Ray: the one error mapping, request ids, bearer auth, and
+/health's verdict from Serve's view of the stages."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
+
+from deployments.ingress.app import make_app
+from deployments.ingress.auth import require_bearer
+from deployments.ingress.health import DeploymentView, StageStates, health_report, stage_health
+from models.errors import ArxivQueryError, ArxivUnavailable, StageError
+
+
+class RayTaskErrorLike(Exception):
+    """How an error reaches the Ingress from another replica: wrapped, ``.cause`` inside."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(repr(cause))
+        self.cause = cause
+
+
+class Body(BaseModel):
+    n: int = Field(ge=1, le=5)
+
+
+def app_raising(exc: BaseException | None = None) -> FastAPI:
+    app = make_app()
+
+    @app.post("/work", dependencies=[Depends(require_bearer)])
+    async def work(body: Body) -> dict[str, int]:
+        if exc is not None:
+            raise exc
+        return {"n": body.n}
+
+    return app
+
+
+def call(exc: BaseException | None, **kw: Any) -> Any:
+    with TestClient(app_raising(exc)) as client:  # runs the app's lifespan, as Serve does
+        return client.post("/work", json=kw.pop("json", {"n": 1}), **kw)
+
+
+def test_arxiv_rejecting_the_query_is_a_400_with_its_message() -> None:
+    response = call(ArxivQueryError("Invalid query string: 'all:(x'", status=400))
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_request"
+    assert response.json()["message"] == "Invalid query string: 'all:(x'"
+
+
+def test_arxiv_down_is_a_503_with_retry_after_even_through_ray() -> None:
+    wrapped = RayTaskErrorLike(ArxivUnavailable("arXiv unavailable", 7.2, status=503))
+    response = call(wrapped)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "8"
+    assert response.json()["error"] == "arxiv_unavailable"
+
+
+@pytest.mark.parametrize(
+    "exc", [StageError("embedder died", "embedder"), RuntimeError("bug at /srv/secret/path")]
+)
+def test_anything_else_is_a_500_with_the_request_id_and_no_internals(exc: Exception) -> None:
+    response = call(exc, headers={"X-Request-ID": "req-42"})
+    assert response.status_code == 500
+    body = response.json()
+    assert body == {
+        "error": "internal_error",
+        "message": "internal error; quote request id req-42",
+        "request_id": "req-42",
+    }
+    assert "Traceback" not in response.text and "secret" not in response.text
+
+
+def test_a_request_without_an_id_gets_a_fresh_one() -> None:
+    first = call(StageError("x")).json()["request_id"]
+    second = call(StageError("x"), headers={"X-Request-ID": "\x7fbad"}).json()["request_id"]
+    uuid = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    assert re.fullmatch(uuid, first) and re.fullmatch(uuid, second) and first != second
+
+
+def test_bad_input_is_a_422_naming_the_field() -> None:
+    response = call(None, json={"n": 9})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "n"
+    assert response.json()["message"].startswith("invalid request: n:")
+
+
+def test_bearer_auth_when_a_key_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert call(None).status_code == 200  # no key: open
+    monkeypatch.setenv("ARM_API_KEY", "k-123")
+    missing = call(None)
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == "Bearer"
+    assert missing.json()["error"] == "unauthorized"
+    assert call(None, headers={"Authorization": "Bearer k-124"}).status_code == 401
+    assert call(None, headers={"Authorization": "Basic k-123"}).status_code == 401
+    assert call(None, headers={"Authorization": "Bearer k-123"}).status_code == 200
+
+
+def _view(status: str, **states: int) -> DeploymentView:
+    return DeploymentView(status, dict(states))
+
+
+def test_stage_states() -> None:
+    assert stage_health(_view("HEALTHY", RUNNING=2)).state == "ok"
+    assert stage_health(_view("HEALTHY", RUNNING=2)).detail == "2/2 replicas running (healthy)"
+    assert stage_health(_view("UPSCALING", RUNNING=1, STARTING=1)).state == "degraded"
+    assert stage_health(_view("UNHEALTHY", RUNNING=1, STOPPING=1)).state == "degraded"
+    assert stage_health(_view("UNHEALTHY", STARTING=1)).state == "down"
+    assert stage_health(_view("DEPLOY_FAILED")).state == "down"
+
+
+def test_health_is_the_worst_stage() -> None:
+    healthy = {
+        name: _view("HEALTHY", RUNNING=1)
+        for name in ("Ingress", "ArxivGate", "ArxivFetcher", "Embedder", "Summarizer")
+    }
+    ok = health_report("arm", "1.0", {**healthy, "MemoryWriter": _view("HEALTHY", RUNNING=1)})
+    assert ok.status == "ok" and set(ok.stages) >= {"arxiv_gate", "memory", "embedder"}
+    degraded = health_report(
+        "arm", "1.0", {**healthy, "MemoryWriter": _view("UNHEALTHY", RUNNING=1, STOPPING=1)}
+    )
+    assert degraded.status == "degraded" and degraded.stages["memory"].state == "degraded"
+    down = health_report("arm", "1.0", {**healthy, "Embedder": _view("UNHEALTHY", STARTING=1)})
+    assert down.status == "down" and down.stages["embedder"].state == "down"
+    with_llm = health_report("arm", "1.0", {**healthy, "SummarizerLLM:qwen": _view("HEALTHY")})
+    assert with_llm.stages["llm"].state == "down"
+
+
+def test_health_reads_serve_at_most_every_few_seconds() -> None:
+    reads: list[int] = []
+    now = [100.0]
+
+    def read_status() -> Any:
+        reads.append(1)
+        replica = {"RUNNING": 1}
+        deployment = SimpleNamespace(
+            status=SimpleNamespace(value="HEALTHY"), replica_states=replica
+        )
+        return SimpleNamespace(deployments={"Embedder": deployment})
+
+    states = StageStates("arm", read_status, cache_s=2.0, clock=lambda: now[0])
+    first = asyncio.run(states.report())
+    asyncio.run(states.report())
+    assert first.status == "ok" and len(reads) == 1
+    now[0] += 3.0
+    asyncio.run(states.report())
+    assert len(reads) == 2
+
+
+def test_health_without_serves_controller_is_degraded_not_a_crash() -> None:
+    def unreachable() -> Any:
+        raise ConnectionError("controller gone")
+
+    report = asyncio.run(StageStates("arm", unreachable).report())
+    assert report.status == "degraded" and "ConnectionError" in report.stages["ingress"].detail

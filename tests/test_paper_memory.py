@@ -1,0 +1,95 @@
+"""PaperMemory on a real embedded Qdrant: one point per paper, and what an update keeps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deployments.memory.paper_memory import MAX_QUERIES_KEPT, PaperMemory, point_id
+from models.paper import Paper
+from models.stage_types import NewMemory
+
+DIM = 8
+
+
+def paper(arxiv_id: str = "2401.00001", version: int = 1, day: int = 2) -> Paper:
+    return Paper(
+        arxiv_id=arxiv_id,
+        version=version,
+        title=f"Paper {arxiv_id}",
+        abstract="An abstract.",
+        url=f"https://arxiv.org/abs/{arxiv_id}v{version}",
+        published_date=date(2024, 1, day),
+    )
+
+
+def unit(seed: int) -> np.ndarray:
+    vector = np.random.default_rng(seed).normal(size=DIM).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+@pytest.fixture
+def memory(tmp_path: Path) -> Iterator[PaperMemory]:
+    store = PaperMemory(DIM, path=str(tmp_path / "qdrant"))
+    yield store
+    store.close()
+
+
+def test_one_point_per_paper_whatever_its_version(memory: PaperMemory) -> None:
+    memory.upsert([NewMemory(paper(version=1), unit(1), "first")], "q1")
+    memory.upsert([NewMemory(paper(version=3), unit(1), None)], "q2")
+    assert memory.count() == 1
+    stored = memory.lookup(["2401.00001"])["2401.00001"]
+    assert stored.paper.version == 3 and stored.queries == ["q1", "q2"]
+    assert point_id("2401.00001") == point_id("2401.00001") != point_id("2401.00002")
+
+
+def test_an_update_keeps_the_old_summary_and_first_stored_time(memory: PaperMemory) -> None:
+    memory.upsert([NewMemory(paper(), unit(1), "a TLDR")], "q1")
+    first = memory.lookup(["2401.00001"])["2401.00001"]
+    memory.upsert([NewMemory(paper(), unit(1), None)], "q2")  # no new summary this time
+    again = memory.lookup(["2401.00001"])["2401.00001"]
+    assert again.summary == "a TLDR" and again.stored_at == first.stored_at
+    memory.upsert([NewMemory(paper(), unit(1), "a better TLDR")], "q3")
+    assert memory.lookup(["2401.00001"])["2401.00001"].summary == "a better TLDR"
+
+
+def test_query_history_is_capped_oldest_first(memory: PaperMemory) -> None:
+    for i in range(MAX_QUERIES_KEPT + 10):
+        memory.upsert([NewMemory(paper(), unit(1), None)], f"query {i}")
+    memory.upsert([NewMemory(paper(), unit(1), None)], "query 59")  # a repeat is not added
+    queries = memory.lookup(["2401.00001"])["2401.00001"].queries
+    assert len(queries) == MAX_QUERIES_KEPT
+    assert queries[0] == "query 10" and queries[-1] == f"query {MAX_QUERIES_KEPT + 9}"
+
+
+def test_a_store_of_another_dimension_is_refused(tmp_path: Path) -> None:
+    PaperMemory(DIM, path=str(tmp_path / "q")).close()
+    with pytest.raises(ValueError, match="8-d vectors"):
+        PaperMemory(16, path=str(tmp_path / "q"))
+
+
+def test_search_by_vector_and_date(memory: PaperMemory) -> None:
+    memory.upsert(
+        [
+            NewMemory(paper("2401.00001", day=2), unit(1), None),
+            NewMemory(paper("2401.00002", day=20), unit(2), None),
+        ]
+    )
+    hits = memory.search(unit(2), limit=2)
+    assert [h.paper.arxiv_id for h in hits] == ["2401.00002", "2401.00001"]
+    assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+    dated = memory.search(unit(2), limit=2, start_date=date(2024, 1, 1), end_date=date(2024, 1, 5))
+    assert [h.paper.arxiv_id for h in dated] == ["2401.00001"]
+
+
+def test_check_answers_while_open_and_fails_once_closed(tmp_path: Path) -> None:
+    store = PaperMemory(DIM, path=str(tmp_path / "q"))
+    store.check()
+    store.close()
+    with pytest.raises(Exception):  # noqa: B017  # qdrant-client's own error once closed
+        store.check()

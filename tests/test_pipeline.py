@@ -1,0 +1,257 @@
+"""The request pipeline without Ray: every way a stage can fail after the search degrades the
+answer and loses nothing that was found."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pytest
+
+from deployments.ingress.pipeline import ResearchPipeline
+from models.errors import ArxivUnavailable, StageError
+from models.paper import Paper
+from models.research import MemorySearchRequest, ResearchRequest
+from models.stage_types import NewMemory, SearchResult, StoredPaper, SummaryOutcome
+
+DIM = 64
+
+
+def paper(arxiv_id: str, title: str, version: int = 1) -> Paper:
+    return Paper(
+        arxiv_id=arxiv_id,
+        version=version,
+        title=title,
+        abstract=f"{title}. We study {title.lower()} in depth.",
+        authors=["Ada Lovelace"],
+        url=f"https://arxiv.org/abs/{arxiv_id}v{version}",
+        published_date=date(2024, 1, 2),
+    )
+
+
+def bag_of_words(text: str) -> np.ndarray:
+    """A deterministic unit vector: texts sharing words point the same way."""
+    vector = np.zeros(DIM, dtype=np.float32)
+    for word in text.lower().replace(".", " ").split():
+        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
+    return vector / (np.linalg.norm(vector) or 1.0)
+
+
+@dataclass
+class Fetcher:
+    papers: list[Paper]
+    error: Exception | None = None
+    asked: list[int] = field(default_factory=list)
+
+    async def search(
+        self, text: str, start_date: date | None, end_date: date | None, max_results: int
+    ) -> SearchResult:
+        self.asked.append(max_results)
+        if self.error:
+            raise self.error
+        return SearchResult(self.papers, len(self.papers), f"all:{text}")
+
+
+@dataclass
+class Embedder:
+    texts: list[str] = field(default_factory=list)
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        return np.stack([bag_of_words(t) for t in texts])
+
+    async def info(self) -> dict[str, Any]:
+        return {"model": "bag-of-words"}
+
+
+@dataclass
+class Summarizer:
+    fail_on: set[str] = field(default_factory=set)
+    calls: int = 0
+
+    async def summarize(self, title: str, abstract: str) -> SummaryOutcome:
+        self.calls += 1
+        if title in self.fail_on:
+            raise StageError("replica died", "summarizer")
+        return SummaryOutcome(f"TLDR of {title}.", "fake", "m")
+
+    async def info(self) -> dict[str, Any]:
+        return {"backend": "fake", "model": "m"}
+
+
+@dataclass
+class Memory:
+    points: dict[str, StoredPaper] = field(default_factory=dict)
+    fail_lookup: bool = False
+    fail_upsert: bool = False
+    writes: int = 0
+
+    async def lookup(self, arxiv_ids: list[str]) -> dict[str, StoredPaper]:
+        if self.fail_lookup:
+            raise StageError("qdrant away", "memory")
+        return {i: self.points[i] for i in arxiv_ids if i in self.points}
+
+    async def upsert(self, items: list[NewMemory], query: str | None) -> int:
+        if self.fail_upsert:
+            raise StageError("qdrant away", "memory")
+        for item in items:
+            self.writes += 1
+            old = self.points.get(item.paper.arxiv_id)
+            queries = (old.queries if old else []) + ([query] if query else [])
+            summary = item.summary or (old.summary if old else None)
+            self.points[item.paper.arxiv_id] = StoredPaper(
+                item.paper, item.vector, summary, queries, "t0"
+            )
+        return len(items)
+
+    async def search(
+        self, vector: np.ndarray, limit: int, start_date: date | None, end_date: date | None
+    ) -> list[StoredPaper]:
+        hits = sorted(self.points.values(), key=lambda s: -float(s.vector @ vector))[:limit]
+        return [
+            StoredPaper(h.paper, h.vector, h.summary, h.queries, h.stored_at, 0.5) for h in hits
+        ]
+
+
+PAPERS = [
+    paper("2401.00001", "Graph neural networks for molecules"),
+    paper("2401.00002", "Galaxy cluster lensing"),
+    paper("2401.00003", "Neural networks on graphs"),
+]
+
+
+def make(papers: list[Paper] = PAPERS, **memory: Any) -> tuple[ResearchPipeline, dict[str, Any]]:
+    stages = {
+        "fetcher": Fetcher(list(papers)),
+        "embedder": Embedder(),
+        "summarizer": Summarizer(),
+        "memory": Memory(**memory),
+    }
+    pipeline = ResearchPipeline(
+        stages["fetcher"],
+        stages["embedder"],
+        stages["summarizer"],
+        stages["memory"],
+        arm_id="test-arm",
+        max_candidates=50,
+    )
+    return pipeline, stages
+
+
+def run(pipeline: ResearchPipeline, query: str = "graph neural networks", **kw: Any) -> Any:
+    return asyncio.run(pipeline.execute(ResearchRequest(query=query, **kw), "rid-1"))
+
+
+def test_ranks_summarises_stores_and_says_so() -> None:
+    pipeline, stages = make()
+    body = run(pipeline, max_papers=2)
+    assert {p.arxiv_id for p in body.papers} == {"2401.00001", "2401.00003"}  # not the galaxies
+    scores = [p.relevance_score for p in body.papers]
+    assert scores == sorted(scores, reverse=True) and all(0 < s <= 1 for s in scores)
+    assert all(p.summary == f"TLDR of {p.title}." for p in body.papers)
+    assert body.confidence == pytest.approx(np.mean(scores), abs=1e-3)
+    assert body.provenance.request_id == "rid-1"
+    assert body.provenance.models["summarizer"] == "fake:m"
+    assert body.provenance.cache["stored"] == 3 and len(stages["memory"].points) == 3
+    assert body.warnings == []
+
+
+def test_a_failed_memory_lookup_reuses_nothing_but_answers() -> None:
+    pipeline, stages = make(fail_lookup=True)
+    body = run(pipeline)
+    assert len(body.papers) == 3 and all(p.summary for p in body.papers)
+    assert any("memory lookup failed" in w for w in body.warnings)
+    assert body.provenance.cache["embedded"] == 3  # everything embedded afresh
+    assert len(stages["memory"].points) == 3  # and still remembered
+
+
+def test_a_failed_memory_write_is_a_warning_not_a_failure() -> None:
+    pipeline, stages = make(fail_upsert=True)
+    body = run(pipeline)
+    assert len(body.papers) == 3 and all(p.summary for p in body.papers)
+    assert any("memory write failed" in w for w in body.warnings)
+    assert stages["memory"].points == {}
+
+
+def test_a_summarizer_exception_nulls_that_summary_only() -> None:
+    pipeline, stages = make()
+    stages["summarizer"].fail_on = {"Galaxy cluster lensing"}
+    body = run(pipeline)
+    by_id = {p.arxiv_id: p for p in body.papers}
+    assert by_id["2401.00002"].summary is None
+    assert by_id["2401.00001"].summary and by_id["2401.00003"].summary
+    assert [w for w in body.warnings if "2401.00002" in w and "replica died" in w]
+    # Nothing false was remembered: the next request tries that summary again.
+    stages["summarizer"].fail_on = set()
+    again = run(pipeline)
+    assert {p.arxiv_id: p.summary for p in again.papers}["2401.00002"]
+    assert again.provenance.cache["summaries_made"] == 1
+
+
+def test_a_repeat_reuses_vectors_and_summaries_from_memory() -> None:
+    pipeline, stages = make()
+    run(pipeline)
+    embedded, summarised = len(stages["embedder"].texts), stages["summarizer"].calls
+    again = run(pipeline)
+    assert again.provenance.cache["memory_hits"] == 3 and again.provenance.cache["stored"] == 0
+    assert len(stages["embedder"].texts) == embedded  # the query vector is cached too
+    assert stages["summarizer"].calls == summarised
+    assert again.provenance.sources == ["arxiv", "memory"]
+
+
+def test_a_new_version_is_stored_over_the_old() -> None:
+    pipeline, stages = make()
+    run(pipeline)
+    stages["fetcher"].papers[0] = paper("2401.00001", "Graph neural networks for molecules", 2)
+    body = run(pipeline)
+    assert body.provenance.cache["stored"] == 1
+    stored = stages["memory"].points["2401.00001"]
+    assert stored.paper.version == 2 and len(stages["memory"].points) == 3
+
+
+def test_duplicate_ids_from_the_search_count_once() -> None:
+    twice = [PAPERS[0], PAPERS[1], PAPERS[0], PAPERS[2]]
+    pipeline, stages = make(twice)
+    body = run(pipeline, max_papers=5)
+    ids = [p.arxiv_id for p in body.papers]
+    assert len(ids) == len(set(ids)) == 3
+    assert stages["memory"].writes == 3 and body.provenance.cache["embedded"] == 3
+
+
+def test_candidates_are_capped() -> None:
+    many = [paper(f"2402.{i:05d}", f"Graph paper number {i}") for i in range(40)]
+    pipeline, stages = make(many)
+    pipeline.max_candidates = 8
+    body = run(pipeline, max_papers=3)
+    assert stages["fetcher"].asked == [6]  # twice max_papers
+    assert len(body.papers) == 3
+    # A source that answers with more than it was asked for is cut to what was asked.
+    assert stages["memory"].writes == 6
+    run(pipeline, query="graph papers", max_papers=20)
+    assert stages["fetcher"].asked[-1] == 8  # never more than max_candidates
+
+
+def test_a_search_error_fails_the_request_and_nothing_else_runs() -> None:
+    pipeline, stages = make()
+    stages["fetcher"].error = ArxivUnavailable("arXiv down", 12.0, status=503, attempts=2)
+    with pytest.raises(ArxivUnavailable) as info:
+        run(pipeline)
+    assert info.value.retry_after_s == 12.0 and info.value.attempts == 2
+    assert stages["summarizer"].calls == 0 and stages["memory"].writes == 0
+
+
+def test_no_candidates_is_an_empty_answer_with_zero_confidence() -> None:
+    pipeline, _ = make([])
+    body = run(pipeline)
+    assert body.papers == [] and body.confidence == 0.0 and body.total_found == 0
+
+
+def test_memory_search_ranks_what_was_stored() -> None:
+    pipeline, _ = make()
+    run(pipeline)
+    found = asyncio.run(pipeline.memory_search(MemorySearchRequest(query="galaxy lensing")))
+    assert found.count == 3 and found.papers[0].relevance_score == 0.5
