@@ -10,4 +10,4 @@ COPY --chown=ray:users pyproject.toml README.md graph.py serve_config.yaml ./
 COPY --chown=ray:users deployments ./deployments
 COPY --chown=ray:users models ./models
 RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}"
-ENV HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+ENV HF_HUB_OFFLINE=1

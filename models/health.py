@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from importlib import metadata
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 StageState = Literal["ok", "degraded", "down"]
-
-
-def arm_version() -> str:
-    """The installed package's version (pyproject.toml); "0+unknown" when not installed."""
-    try:
-        return metadata.version("research-arm")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 class StageHealth(BaseModel):

@@ -43,7 +43,9 @@ class _Tuned(_Slice):
     tuning: Any
 
     def tuned(self, user_config: Mapping[str, Any]) -> Self:
-        """This slice with ``user_config`` laid over its tuning; unknown keys are refused."""
+        """This slice with ``user_config`` laid over its tuning; unknown keys are refused.
+        Deployments tune from the slice they were bound with, so a key taken out of
+        ``user_config`` goes back to its configured value."""
         tuning_cls = type(self.tuning)
         merged = tuning_cls.model_validate({**self.tuning.model_dump(), **user_config})
         return self.model_copy(update={"tuning": merged})

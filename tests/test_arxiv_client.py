@@ -89,6 +89,10 @@ async def test_backoff_is_exponential_then_gives_up(clock: FakeClock) -> None:
     assert clock.sleeps == [pytest.approx(3.0), pytest.approx(5.0), pytest.approx(9.0)]
     assert "HTTP 503" in info.value.message
     assert info.value.retry_after_s > 0
+    # The error carries its facts, and keeps them across a pickle (a hop through Ray).
+    error = pickle.loads(pickle.dumps(info.value))
+    assert (error.status, error.attempts, error.url) == (503, 4, client.base_url)
+    assert error.retry_after_s == info.value.retry_after_s
 
 
 async def test_retry_after_beyond_our_patience_fails_fast(clock: FakeClock) -> None:
@@ -131,6 +135,7 @@ async def test_error_feed_becomes_query_error_with_arxivs_message(clock: FakeClo
         await make_client(clock, transport).search("foo bar")
     assert len(seen) == 1  # a rejected query is never retried
     assert info.value.message == "Invalid query string: 'all:foo AND (all:bar'"
+    assert info.value.status == 400
 
 
 async def test_cache_serves_repeats_until_ttl(clock: FakeClock) -> None:
@@ -188,7 +193,11 @@ def test_parse_retry_after(header: str | None, expected: float | None) -> None:
 
 @pytest.mark.parametrize(
     "exc",
-    [ArxivUnavailable("down", 12.5), ArxivQueryError("bad query"), StageError("boom", "embedder")],
+    [
+        ArxivUnavailable("down", 12.5, status=429, attempts=3, url="http://127.0.0.1:1/api"),
+        ArxivQueryError("bad query", status=400, url="http://127.0.0.1:1/api"),
+        StageError("boom", "embedder"),
+    ],
 )
 def test_errors_pickle_with_their_fields(exc: Exception) -> None:
     clone = pickle.loads(pickle.dumps(exc))

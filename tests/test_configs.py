@@ -26,6 +26,11 @@ def _check_serve_config(config: dict[str, Any], *, embedder_gpus: float) -> None
         # Serve's default of 5 would queue requests in front of the batching stages.
         assert deployment.max_ongoing_requests >= 32
     gate = deployments["ArxivGate"]
+    fetcher = deployments["ArxivFetcher"]
+    auto = fetcher.autoscaling_config
+    fetchers = auto["max_replicas"] if isinstance(auto, dict) else fetcher.num_replicas
+    # Waiting searches hold gate slots; a release must find one free.
+    assert gate.max_ongoing_requests > fetchers * fetcher.max_ongoing_requests
     assert gate.num_replicas == 1 and not isinstance(
         gate.autoscaling_config, dict | AutoscalingConfig
     )

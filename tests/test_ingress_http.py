@@ -109,7 +109,7 @@ def _view(status: str, **states: int) -> DeploymentView:
 def test_stage_states() -> None:
     assert stage_health(_view("HEALTHY", RUNNING=2)).state == "ok"
     assert stage_health(_view("HEALTHY", RUNNING=2)).detail == "2/2 replicas running (healthy)"
-    assert stage_health(_view("UPSCALING", RUNNING=1, STARTING=1)).state == "degraded"
+    assert stage_health(_view("UPSCALING", RUNNING=1, STARTING=1)).state == "ok"  # scaling
     assert stage_health(_view("UNHEALTHY", RUNNING=1, STOPPING=1)).state == "degraded"
     assert stage_health(_view("UNHEALTHY", STARTING=1)).state == "down"
     assert stage_health(_view("DEPLOY_FAILED")).state == "down"

@@ -235,6 +235,31 @@ def test_candidates_are_capped() -> None:
     assert stages["fetcher"].asked[-1] == 8  # never more than max_candidates
 
 
+def test_stage_models_unknown_while_a_stage_restarts_is_no_failure() -> None:
+    pipeline, stages = make()
+
+    async def restarting() -> dict[str, Any]:
+        raise StageError("replica restarting", "summarizer")
+
+    stages["summarizer"].info = restarting
+    body = run(pipeline)
+    assert len(body.papers) == 3 and "summarizer" not in body.provenance.models
+    del stages["summarizer"].info  # back: the next request learns the models
+    assert run(pipeline).provenance.models["summarizer"] == "fake:m"
+
+
+def test_without_vectors_nothing_can_be_ranked_so_the_request_fails() -> None:
+    pipeline, stages = make()
+
+    async def down(texts: list[str]) -> np.ndarray:
+        raise StageError("embedder down", "embedder")
+
+    stages["embedder"].embed = down
+    with pytest.raises(StageError, match="embedder down"):
+        run(pipeline)
+    assert stages["memory"].writes == 0
+
+
 def test_a_search_error_fails_the_request_and_nothing_else_runs() -> None:
     pipeline, stages = make()
     stages["fetcher"].error = ArxivUnavailable("arXiv down", 12.0, status=503, attempts=2)
@@ -254,4 +279,5 @@ def test_memory_search_ranks_what_was_stored() -> None:
     pipeline, _ = make()
     run(pipeline)
     found = asyncio.run(pipeline.memory_search(MemorySearchRequest(query="galaxy lensing")))
-    assert found.count == 3 and found.papers[0].relevance_score == 0.5
+    assert found.count == 3 and found.papers[0].arxiv_id == "2401.00002"
+    assert all(p.relevance_score == 0.5 for p in found.papers)  # the store's score, in [0, 1]

@@ -123,6 +123,8 @@ def test_extractive_picks_the_contribution_and_is_deterministic(embedder: TextEm
     ridge_only = make_backend(settings, embed=embed)
     assert ridge_only.model_name == "learned-ridge-minilm"
     assert asyncio.run(ridge_only.summarize("", abstract)) == first
+    asyncio.run(summarizer.check())  # both scorers answer the health probe
+    asyncio.run(ridge_only.check())
 
 
 def test_extractive_keeps_to_the_configured_word_budget(embedder: TextEmbedder) -> None:
@@ -167,6 +169,27 @@ async def test_openai_backend_speaks_the_chat_schema() -> None:
     assert body["model"] == "m" and body["temperature"] == 0.0
     assert "about 20 words" in body["messages"][0]["content"]
     assert "Title: Decoders" in body["messages"][1]["content"]
+
+
+async def test_openai_health_forgives_a_blip_not_an_outage() -> None:
+    up = [True]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/models"  # costs no tokens
+        return httpx.Response(200 if up[0] else 503, json={"data": []})
+
+    backend = OpenAIChatSummarizer(
+        "http://llm.test/v1", "m", transport=httpx.MockTransport(handler)
+    )
+    await backend.check()
+    up[0] = False
+    await backend.check()
+    await backend.check()  # two failed probes: a blip
+    with pytest.raises(StageError, match="3 probes"):
+        await backend.check()  # three in a row: Serve marks the replica unhealthy
+    up[0] = True
+    await backend.check()  # and one answer clears it
+    await backend.aclose()
 
 
 async def test_openai_backend_errors_are_stage_errors() -> None:

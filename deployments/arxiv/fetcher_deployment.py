@@ -33,7 +33,7 @@ class GateHandle:
 @serve.deployment(name="ArxivFetcher")
 class ArxivFetcher:
     def __init__(self, settings: ArxivSettings, gate: DeploymentHandle) -> None:
-        self.settings = settings
+        self.configured = self.settings = settings  # tuning starts from the configured values
         self.client = ArxivClient(
             settings.api_url,
             gate=GateHandle(gate),
@@ -45,7 +45,7 @@ class ArxivFetcher:
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """``num_retries``, ``cache_ttl_s`` (s), ``cache_size`` (searches)."""
-        self.settings = self.settings.tuned(user_config)
+        self.settings = self.configured.tuned(user_config)
         self.client.tune(**self.settings.tuning.model_dump())
 
     async def search(

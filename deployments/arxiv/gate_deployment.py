@@ -18,17 +18,19 @@ from models.settings import GateSettings
 @serve.deployment(
     name="ArxivGate",
     num_replicas=1,  # one gate, or arXiv sees two streams of requests
-    max_ongoing_requests=1000,  # every waiting search holds a slot
+    # Every waiting search holds a slot, and a release must never queue behind them: keep this
+    # above the fetchers' max_ongoing_requests times their replicas.
+    max_ongoing_requests=10_000,
     ray_actor_options={"num_cpus": 0},
 )
 class ArxivGate:
     def __init__(self, settings: GateSettings) -> None:
-        self.settings = settings
+        self.configured = self.settings = settings  # tuning starts from the configured values
         self.gate = IntervalGate(settings.tuning.min_interval_s)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """``min_interval_s``: seconds between two arXiv requests."""
-        self.settings = self.settings.tuned(user_config)
+        self.settings = self.configured.tuned(user_config)
         self.gate.min_interval_s = self.settings.tuning.min_interval_s
 
     async def acquire(self) -> tuple[int, float]:

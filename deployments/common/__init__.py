@@ -1,2 +1,2 @@
-"""What every stage shares: the cache, logging through Serve, per-replica process setup and
-per-stage metrics (the one module here that needs Ray)."""
+"""What every stage shares: the cache, logging through Serve, per-replica process setup, the
+packaged model, and the metrics of every stage (Ray imported only when a metric is made)."""

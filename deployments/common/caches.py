@@ -54,6 +54,9 @@ class LRUCache(Generic[K, V]):
             self.ttl_s = ttl_s
         self._trim()
 
+    def clear(self) -> None:
+        self._items.clear()
+
     def _trim(self) -> None:
         while len(self._items) > max(0, self.maxsize):
             self._items.popitem(last=False)

@@ -34,8 +34,9 @@ logger = arm_logger(__name__)
 class Embedder:
     def __init__(self, settings: EmbedderSettings) -> None:
         workers = settings.threads or 1
-        configure_model_process(torch_threads=1 if workers > 1 else None)
         device = "cuda" if ray.get_gpu_ids() else settings.device
+        # CPU shards run one torch thread each (see TextEmbedder); a GPU takes torch's default.
+        configure_model_process(torch_threads=1 if workers > 1 and device == "cpu" else None)
         self.core = TextEmbedder(
             settings.model, device=device, batch_size=settings.batch_size, workers=workers
         )
@@ -46,14 +47,14 @@ class Embedder:
             on_run=self._on_run,
         )
         self.metrics = EmbedderMetrics()
-        self.settings = settings
+        self.configured = self.settings = settings  # tuning starts from the configured values
         self.texts_reused = 0
         self.reconfigure({})
         logger.info("Embedder ready: %s on %s", self.core.model_name, device)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """``max_batch_size`` (calls), ``batch_wait_timeout_s``, ``max_texts``, ``cache_size``."""
-        self.settings = self.settings.tuned(user_config)
+        self.settings = self.configured.tuned(user_config)
         tuning = self.settings.tuning
         batched: Any = self.embed_batch  # @serve.batch adds these setters at runtime
         batched.set_max_batch_size(tuning.max_batch_size)

@@ -12,8 +12,8 @@ from fastapi import FastAPI, Request, Response
 from deployments.common.metrics import IngressMetrics
 from deployments.ingress.auth import BearerAuth
 from deployments.ingress.http_errors import install_error_handlers
-from models.health import arm_version
 from models.settings import read_secret
+from models.version import arm_version
 
 
 @asynccontextmanager

@@ -3,8 +3,9 @@ request models themselves."""
 
 from __future__ import annotations
 
-from models.health import CapabilityManifest, arm_version
+from models.health import CapabilityManifest
 from models.research import MemorySearchRequest, ResearchRequest, ResearchResponse, field_bounds
+from models.version import arm_version
 
 DESCRIPTION = (
     "Finds arXiv papers for a query, ranks them by semantic similarity, summarises each in one "

@@ -42,7 +42,7 @@ class Ingress:
         summarizer: DeploymentHandle,
         memory: DeploymentHandle,
     ) -> None:
-        self.settings = settings
+        self.configured = self.settings = settings  # tuning starts from the configured values
         self.pipeline = ResearchPipeline(
             handles.FetcherHandle(fetcher),
             handles.EmbedderHandle(embedder),
@@ -59,7 +59,7 @@ class Ingress:
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """``query_cache_size``: query vectors kept."""
-        self.settings = self.settings.tuned(user_config)
+        self.settings = self.configured.tuned(user_config)
         self.pipeline.query_vectors.resize(self.settings.tuning.query_cache_size)
 
     @app.post("/execute", response_model=ResearchResponse, responses=ERRORS, dependencies=AUTH)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployments.common.logs import arm_logger
-from models.health import HealthStatus, StageHealth, StageState, arm_version
+from models.health import HealthStatus, StageHealth, StageState
+from models.version import arm_version
 
 logger = arm_logger(__name__)
 
@@ -25,6 +26,7 @@ STAGE_NAMES = {
     "Summarizer": "summarizer",
     "MemoryWriter": "memory",
 }
+STAGE_ORDER = ("ingress", "arxiv", "arxiv_gate", "embedder", "summarizer", "memory", "llm")
 
 
 @dataclass
@@ -36,15 +38,16 @@ class DeploymentView:
 
 
 def stage_health(view: DeploymentView) -> StageHealth:
-    """ok while every replica runs; degraded when some do not (unhealthy, starting, stopping)
-    or Serve reports the deployment unhealthy; down when none runs."""
+    """down when no replica runs; degraded when some run but Serve reports the deployment
+    unhealthy (a replica failed its ``check_health`` or its start); ok otherwise, replicas
+    starting or stopping while it scales included."""
     running = view.replica_states.get("RUNNING", 0)
     total = sum(view.replica_states.values())
     detail = f"{running}/{total} replicas running" if total else "no replicas"
     state: StageState
     if running == 0:
         state = "down"
-    elif view.status in ("UNHEALTHY", "DEPLOY_FAILED") or running < total:
+    elif view.status in ("UNHEALTHY", "DEPLOY_FAILED"):
         state = "degraded"
     else:
         state = "ok"
@@ -53,7 +56,8 @@ def stage_health(view: DeploymentView) -> StageHealth:
 
 def health_report(arm_id: str, version: str, views: Mapping[str, DeploymentView]) -> HealthStatus:
     """The overall state: down when any stage is down, degraded when any is degraded."""
-    stages = {STAGE_NAMES.get(name, "llm"): stage_health(view) for name, view in views.items()}
+    named = {STAGE_NAMES.get(name, "llm"): view for name, view in views.items()}
+    stages = {stage: stage_health(named[stage]) for stage in sorted(named, key=STAGE_ORDER.index)}
     states = {stage.state for stage in stages.values()}
     overall: StageState = (
         "down" if "down" in states else "degraded" if "degraded" in states else "ok"
@@ -89,19 +93,21 @@ def views_of(application_status: Any) -> dict[str, DeploymentView]:
 
 class StageStates:
     """``/health``'s answer from ``read_status`` (a blocking call to Serve's controller
-    returning the application's status; run on a thread), asked at most every ``cache_s``
-    seconds however often probes come."""
+    returning the application's status; run on a thread, given up after ``timeout_s``), asked
+    at most every ``cache_s`` seconds however often probes come."""
 
     def __init__(
         self,
         arm_id: str,
         read_status: Callable[[], Any],
         cache_s: float = 2.0,
+        timeout_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.arm_id = arm_id
         self._read_status = read_status
         self.cache_s = cache_s
+        self.timeout_s = timeout_s
         self._clock = clock
         self._last: tuple[float, HealthStatus] | None = None
 
@@ -112,7 +118,8 @@ class StageStates:
 
     async def _read(self) -> HealthStatus:
         try:
-            views = views_of(await asyncio.to_thread(self._read_status))
+            status = await asyncio.wait_for(asyncio.to_thread(self._read_status), self.timeout_s)
+            views = views_of(status)
         except Exception as exc:
             logger.warning("health: Serve's status unavailable: %r", exc)
             return unknown_report(self.arm_id, arm_version(), type(exc).__name__)

@@ -1,4 +1,4 @@
-"""``ResearchPipeline``: ``POST /execute`` step by step (DESIGN.md) over the four stages.
+"""``ResearchPipeline``: ``POST /execute`` step by step (README, "API") over the four stages.
 
 It talks to the stages through the protocols of ``stages``, so it runs without Ray (tests give
 it plain objects). Only arXiv's errors fail a request; a stage that fails later degrades the
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deployments.common.caches import LRUCache
+from deployments.common.logs import arm_logger
 from deployments.ingress.stages import EmbedStage, MemoryStage, SearchStage, SummarizeStage
 from models.errors import unwrap
 from models.paper import Paper
@@ -27,6 +28,8 @@ from models.research import (
     StageTiming,
 )
 from models.stage_types import NewMemory, StoredPaper
+
+logger = arm_logger(__name__)
 
 
 @dataclass
@@ -45,7 +48,7 @@ def relevance(similarity: float) -> float:
 
 
 class ResearchPipeline:
-    """The request flow of DESIGN.md over the four stages behind the Ingress.
+    """The request flow over the four stages behind the Ingress.
 
     ``models`` names what served each stage (for provenance; the Ingress fills it in once the
     stages are up). At most ``max_candidates`` papers are asked of arXiv, about
@@ -80,7 +83,11 @@ class ResearchPipeline:
         """What serves each stage, asked of the stages once (they are up by the first request;
         the constructor must not wait on them)."""
         if not self.models.get("summarizer"):
-            emb, summ = await asyncio.gather(self.embedder.info(), self.summarizer.info())
+            try:
+                emb, summ = await asyncio.gather(self.embedder.info(), self.summarizer.info())
+            except Exception as exc:  # a stage restarting: ask again next time, answer anyway
+                logger.warning("could not read the stages' models: %s", unwrap(exc))
+                return self.models
             self.models.update(
                 embedder=str(emb["model"]), summarizer=f"{summ['backend']}:{summ['model']}"
             )

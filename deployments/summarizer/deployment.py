@@ -41,7 +41,7 @@ class Summarizer:
             llm=llm,
             openai_api_key=key.get_secret_value() if key else None,
         )
-        self.settings = settings
+        self.configured = self.settings = settings  # tuning starts from the configured values
         self.shared = SharedSummaries(settings.tuning.cache_size)
         self.metrics = SummarizerMetrics()
         logger.info("Summarizer backend %s (%s)", self.backend.name, self.backend.model_name)
@@ -50,10 +50,11 @@ class Summarizer:
         """``max_words``, ``timeout_s`` (s), ``cache_size`` (summaries); kept summaries made
         under another word budget are dropped."""
         before = self.settings.tuning
-        self.settings = self.settings.tuned(user_config)
+        self.settings = self.configured.tuned(user_config)
         tuning = self.settings.tuning
         self.backend.max_words = tuning.max_words
-        self.shared.resize(tuning.cache_size if tuning.max_words == before.max_words else 0)
+        if tuning.max_words != before.max_words:
+            self.shared.clear()  # made for the old budget
         self.shared.resize(tuning.cache_size)
 
     async def summarize(self, title: str, abstract: str) -> SummaryOutcome:

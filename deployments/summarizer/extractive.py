@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from deployments.summarizer.sentence_scorer import ScoringModel, sentence_features
+from deployments.summarizer.sentence_scorer import HAND_FEATURES, ScoringModel, sentence_features
 from deployments.summarizer.text import split_sentences, tldr_sentence
 from models.errors import StageError
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from deployments.summarizer.context_scorer import ContextScorer
 
 EmbedFn = Callable[[list[str]], Awaitable[np.ndarray]]
+PROBE = ("Decoders are slow.", "We propose a fast decoder.")  # check()'s abstract
 
 
 class ExtractiveSummarizer:
@@ -61,9 +62,16 @@ class ExtractiveSummarizer:
         return "learned-ridge-minilm" if self.model.learned else "centroid-minilm"
 
     async def check(self) -> None:
-        """Raise unless the scorers are loaded (nothing here can go stale besides them)."""
-        if self.model.weights.size == 0:
-            raise StageError("the extractive scoring model holds no weights", "summarizer")
+        """Raise unless both scorers still score: a probe abstract through each (the ridge on
+        made-up unit vectors, so the Embedder sees nothing of it; ~10 ms of CPU)."""
+        # The ridge's weights are hand features, then two blocks of the sentence vectors' size.
+        dimension = max(2, (len(self.model.weights) - len(HAND_FEATURES)) // 2)
+        vectors = np.eye(2, dimension, dtype=np.float32)
+        scores = [self.model.score(sentence_features(list(PROBE), vectors))]
+        if self.context is not None:
+            scores.append(await asyncio.to_thread(self.context.score, list(PROBE)))
+        if not all(s.shape == (len(PROBE),) and np.isfinite(s).all() for s in scores):
+            raise StageError(f"the extractive scorers gave {scores} for a probe", "summarizer")
 
     async def aclose(self) -> None:
         """Nothing to release: the scorers are plain in-memory models."""

@@ -20,6 +20,23 @@ SYSTEM_PROMPT = (
 USER_PROMPT = "Title: {title}\n\nAbstract: {abstract}\n\nTLDR:"
 
 
+class FailureStreak:
+    """Health probes of something remote: a blip is forgiven, ``limit`` failures in a row
+    (30 s at Serve's 10 s period) mean it is down."""
+
+    def __init__(self, limit: int = 3) -> None:
+        self.limit = limit
+        self.failures = 0
+
+    def passed(self) -> None:
+        self.failures = 0
+
+    def failed(self, what: str, exc: BaseException) -> None:
+        self.failures += 1
+        if self.failures >= self.limit:
+            raise StageError(f"{what} failed {self.failures} probes: {exc!r}", "summarizer")
+
+
 def chat_messages(title: str, abstract: str, max_words: int) -> list[dict[str, str]]:
     """The TLDR prompt every LLM backend sends."""
     target = min(max_words, TLDR_WORDS)
@@ -46,6 +63,7 @@ class OpenAIChatSummarizer:
     ) -> None:
         self.model_name = model
         self.max_words = max_words
+        self._probes = FailureStreak()
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
@@ -56,13 +74,15 @@ class OpenAIChatSummarizer:
         )
 
     async def check(self) -> None:
-        """Raise unless the endpoint answers ``GET models`` (every OpenAI-compatible server,
-        ``vllm serve`` included, serves it; it costs no tokens)."""
+        """Raise when the endpoint has not answered ``GET models`` (every OpenAI-compatible
+        server, ``vllm serve`` included, serves it; it costs no tokens) several times in a row."""
         try:
             response = await self._http.get("models", timeout=5.0)
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise StageError(f"OpenAI-compatible endpoint down: {exc!r}", "summarizer") from exc
+            self._probes.failed("the OpenAI-compatible endpoint", exc)
+            return
+        self._probes.passed()
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -115,14 +135,17 @@ class VLLMSummarizer:
         self._llm = llm
         self.model_name = model_id
         self.max_words = max_words
+        self._probes = FailureStreak()
 
     async def check(self) -> None:
-        """Raise unless the LLM deployment answers its own health check (LLMServer's asks the
-        vLLM engine) within 10 s."""
+        """Raise when the LLM deployment has not passed its own health check (LLMServer's asks
+        the vLLM engine) within 10 s several times in a row."""
         try:
             await asyncio.wait_for(self._llm.check_health.remote(), timeout=10.0)
         except Exception as exc:
-            raise StageError(f"LLM deployment unhealthy: {exc!r}", "summarizer") from exc
+            self._probes.failed("the LLM deployment", exc)
+            return
+        self._probes.passed()
 
     async def aclose(self) -> None:
         """Nothing to release: the LLM deployment belongs to the application."""

@@ -26,6 +26,10 @@ class SharedSummaries:
     def resize(self, size: int) -> None:
         self._done.resize(size)
 
+    def clear(self) -> None:
+        """Forget the kept summaries (those in flight still reach their callers)."""
+        self._done.clear()
+
     @staticmethod
     def key(title: str, abstract: str) -> bytes:
         return hashlib.blake2b(f"{title}\x00{abstract}".encode(), digest_size=16).digest()
