@@ -102,6 +102,33 @@ def test_bearer_auth_when_a_key_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     assert call(None, headers={"Authorization": "Bearer k-123"}).status_code == 200
 
 
+def test_every_answer_of_a_work_route_is_counted_by_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers: list[tuple[str, int]] = []
+
+    class Metrics:
+        def answered(self, route: str, status: int) -> None:
+            answers.append((route, status))
+
+    monkeypatch.setattr("deployments.ingress.app.IngressMetrics", Metrics)
+    app = make_app()
+
+    @app.post("/execute")
+    async def execute(body: Body) -> dict[str, int]:
+        if body.n == 5:
+            raise RuntimeError("a bug")
+        return {"n": body.n}
+
+    # Serve mounts the app under the application's route prefix.
+    with TestClient(app, root_path="/arm") as client:
+        assert client.post("/execute", json={"n": 1}).status_code == 200
+        assert client.post("/execute", json={"n": 0}).status_code == 422
+        assert client.post("/execute", json={"n": 5}).status_code == 500
+        assert client.get("/docs").status_code == 200  # not a work route: not counted
+    assert answers == [("/execute", 200), ("/execute", 422), ("/execute", 500)]
+
+
 def _view(status: str, **states: int) -> DeploymentView:
     return DeploymentView(status, dict(states))
 

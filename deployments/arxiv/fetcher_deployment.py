@@ -10,6 +10,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from deployments.arxiv.client import ArxivClient
+from deployments.common.lifetime import on_shutdown
 from deployments.common.metrics import FetcherMetrics
 from models.errors import StageError
 from models.settings import ArxivSettings
@@ -75,5 +76,8 @@ class ArxivFetcher:
         if self.client.is_closed:
             raise StageError("the arXiv HTTP client is closed", "arxiv")
 
-    async def __del__(self) -> None:
+    async def release(self) -> None:
+        """Close the HTTP client (its connections to arXiv)."""
         await self.client.aclose()
+
+    __del__ = on_shutdown(release)

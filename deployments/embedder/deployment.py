@@ -19,6 +19,7 @@ import numpy as np
 import ray
 from ray import serve
 
+from deployments.common.lifetime import on_shutdown
 from deployments.common.logs import arm_logger
 from deployments.common.metrics import EmbedderMetrics
 from deployments.common.process import configure_model_process
@@ -97,6 +98,9 @@ class Embedder:
             raise RuntimeError("the embedding model is not loaded")
         self.batcher.check()
 
-    async def __del__(self) -> None:
+    async def release(self) -> None:
+        """Stop the batch worker and the encode threads; drop the model."""
         await self.batcher.close()
         self.core.close()
+
+    __del__ = on_shutdown(release)

@@ -4,10 +4,11 @@ methods (``deployment``), as Serve's class-based ingress wants."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deployments.common.metrics import IngressMetrics
 from deployments.ingress.auth import BearerAuth
@@ -27,14 +28,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 COUNTED_ROUTES = ("/execute", "/memory/search")
 
 
-async def count_answers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Every answer of the work routes by status, the mapped errors included."""
-    response = await call_next(request)
-    if request.url.path in COUNTED_ROUTES:
-        request.app.state.metrics.answered(request.url.path, response.status_code)
-    return response
+class CountAnswers:
+    """Pure ASGI middleware: every answer of the work routes by status, the mapped errors
+    included (it sits outside the error handling)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Serve mounts the app under its route prefix (root_path); count by the arm's route.
+        route = scope.get("path", "").removeprefix(scope.get("root_path", ""))
+        if scope["type"] != "http" or route not in COUNTED_ROUTES:
+            await self.app(scope, receive, send)
+            return
+
+        async def count(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                scope["app"].state.metrics.answered(route, message["status"])
+            await send(message)
+
+        await self.app(scope, receive, count)
 
 
 def make_app() -> FastAPI:
@@ -45,7 +58,7 @@ def make_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.middleware("http")(count_answers)  # added last: outermost, sees the mapped errors
+    app.add_middleware(CountAnswers)  # added last: outermost, sees the mapped errors
     return app
 
 

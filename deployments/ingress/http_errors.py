@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deployments.common.logs import arm_logger
 from models.errors import ArmError, ArxivQueryError, ArxivUnavailable, Unauthorized, unwrap
@@ -93,19 +93,38 @@ async def _handle(request: Request, exc: Exception) -> Response:
     return error_response(request, exc)
 
 
-async def _catch_all(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    # Starlette re-raises what no handler claims after answering 500 itself; catching here
-    # keeps the arm's shape and keeps the traceback in the log, not the answer.
-    try:
-        return await call_next(request)
-    except Exception as exc:
-        return error_response(request, exc)
+class CatchAll:
+    """Pure ASGI middleware: what no handler claims becomes ``error_response``'s 500.
+
+    Starlette answers an unclaimed exception itself and then re-raises it; catching it here
+    keeps the arm's shape and the traceback in the log, not the answer. (Plain ASGI, not
+    ``BaseHTTPMiddleware``, which costs every request a task group and a stream.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:  # too late for another answer: the server closes the connection
+                raise
+            await error_response(Request(scope), exc)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error of ``app`` through ``error_response``."""
     app.add_exception_handler(RequestValidationError, _handle)
     app.add_exception_handler(ArmError, _handle)
-    app.middleware("http")(_catch_all)
+    app.add_middleware(CatchAll)

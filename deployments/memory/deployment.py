@@ -18,6 +18,7 @@ import numpy as np
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.common.lifetime import on_shutdown
 from deployments.common.logs import arm_logger
 from deployments.common.metrics import MemoryMetrics
 from deployments.memory.paper_memory import PaperMemory
@@ -86,6 +87,9 @@ class MemoryWriter:
             if time.monotonic() - self._last_done > HEALTH_TIMEOUT_S:
                 raise
 
-    async def __del__(self) -> None:
+    async def release(self) -> None:
+        """Close the store (embedded mode: its folder lock) on its thread, then the thread."""
         await asyncio.get_running_loop().run_in_executor(self._pool, self.core.close)
         self._pool.shutdown(wait=False)
+
+    __del__ = on_shutdown(release)

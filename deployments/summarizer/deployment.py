@@ -9,6 +9,7 @@ import numpy as np
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.common.lifetime import on_shutdown
 from deployments.common.logs import arm_logger
 from deployments.common.metrics import SummarizerMetrics
 from deployments.common.process import configure_model_process
@@ -80,5 +81,8 @@ class Summarizer:
     async def check_health(self) -> None:
         await self.backend.check()
 
-    async def __del__(self) -> None:
+    async def release(self) -> None:
+        """Close the backend's client (an LLM endpoint's connections)."""
         await self.backend.aclose()
+
+    __del__ = on_shutdown(release)
