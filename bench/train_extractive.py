@@ -3,11 +3,11 @@
     python -m bench.train_extractive [--data ../shared/scitldr/scitldr_a_train.jsonl]
 
 For every sentence of every training abstract: the features the summarizer computes at serving
-time (``deployments.summarizer.sentence_features``, MiniLM vectors from the project's own
+time (``deployments.summarizer.sentence_scorer``, MiniLM vectors from the project's own
 embedder) and, as the target, the mean ROUGE-1/2/L F1 of the TLDR it would become
 (``tldr_sentence``) against the reference, minus its abstract's mean: only the ranking within an
 abstract matters. Ridge regression, closed form, with the 2 x 384 vector features shrunk harder
-than the hand features (``--vector-scale``). Writes ``deployments/extractive_model.json``.
+than the hand features (``--vector-scale``). Writes ``deployments/summarizer/extractive_model.json``.
 Hyper-parameters were chosen on the dev split; the test split was never used.
 """
 

@@ -229,3 +229,15 @@ async def test_retries_stop_at_the_time_budget(clock: FakeClock) -> None:
         await make_client(clock, transport, num_retries=3).search("neutrino")
     # waits of 9 s each (Retry-After 8 + jitter): two fit in the 20 s budget, a third would not
     assert len(seen) == 3 and sum(clock.sleeps) <= 20.0
+
+
+async def test_the_gate_reports_itself_wedged_only_when_callers_wait_past_the_lease(
+    clock: FakeClock,
+) -> None:
+    gate = IntervalGate(3.0, lease_s=10.0, clock=clock, sleep=clock.sleep)
+    await gate.acquire()  # held and never released (its fetcher died)
+    clock.now += 25.0
+    gate.check()  # nobody waits: a stale permit harms no one
+    gate.waiting = 1  # a caller waits, yet nothing reclaimed the permit: the loop is stuck
+    with pytest.raises(RuntimeError, match="wedged"):
+        gate.check()

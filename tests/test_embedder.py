@@ -123,3 +123,43 @@ async def test_shared_summaries_do_not_keep_failures() -> None:
     key = SharedSummaries.key("t", "a")
     assert (await shared.get(key, make))[0].summary is None
     assert (await shared.get(key, make))[0].summary == "Now it works."
+
+
+async def test_a_caller_that_goes_away_does_not_take_the_shared_summary_with_it() -> None:
+    shared = SharedSummaries(size=10)
+
+    async def make() -> SummaryOutcome:
+        await asyncio.sleep(0.05)
+        return SummaryOutcome("A TLDR.", "openai", "m")
+
+    key = SharedSummaries.key("t", "abstract")
+    first = asyncio.ensure_future(shared.get(key, make))
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(shared.get(key, make))
+    await asyncio.sleep(0.01)
+    first.cancel()  # its request was cancelled (the client went away)
+    outcome, was_shared = await second
+    assert was_shared and outcome.summary == "A TLDR."
+    assert first.cancelled()
+
+
+async def test_the_batcher_reports_a_dead_worker() -> None:
+    class Fatal(BaseException):
+        """Something no ``except Exception`` stops: the worker task dies of it."""
+
+    def encode(texts: list[str]) -> tuple[np.ndarray, int]:
+        if texts == ["fatal"]:
+            raise Fatal()
+        return np.zeros((len(texts), 1)), len(texts)
+
+    def broken_metrics(asked: int, encoded: int, seconds: float) -> None:
+        raise RuntimeError("metrics exporter gone")
+
+    batcher = ContinuousBatcher(encode, on_run=broken_metrics)
+    assert (await batcher.submit(["a"])).shape == (1, 1)  # a failing report loses nothing
+    batcher.check()  # idle: healthy
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(batcher.submit(["fatal"]), timeout=0.5)
+    with pytest.raises(RuntimeError, match="batch worker died"):
+        batcher.check()  # Serve replaces the replica instead of letting calls hang
+    await batcher.close()

@@ -111,9 +111,14 @@ class Memory:
     async def search(
         self, vector: np.ndarray, limit: int, start_date: date | None, end_date: date | None
     ) -> list[StoredPaper]:
-        hits = sorted(self.points.values(), key=lambda s: -float(s.vector @ vector))[:limit]
+        scored = sorted(
+            ((float(s.vector @ vector), s) for s in self.points.values()), key=lambda x: -x[0]
+        )
+        # Shifted to reach below 0, as Qdrant's cosine scores do (-1..1); the pipeline turns
+        # them into relevances in 0..1.
         return [
-            StoredPaper(h.paper, h.vector, h.summary, h.queries, h.stored_at, 0.5) for h in hits
+            StoredPaper(s.paper, s.vector, s.summary, s.queries, s.stored_at, score - 0.5)
+            for score, s in scored[:limit]
         ]
 
 
@@ -280,4 +285,5 @@ def test_memory_search_ranks_what_was_stored() -> None:
     run(pipeline)
     found = asyncio.run(pipeline.memory_search(MemorySearchRequest(query="galaxy lensing")))
     assert found.count == 3 and found.papers[0].arxiv_id == "2401.00002"
-    assert all(p.relevance_score == 0.5 for p in found.papers)  # the store's score, in [0, 1]
+    scores = [p.relevance_score for p in found.papers]
+    assert scores[0] > 0 and scores[-1] == 0.0  # a negative similarity is no relevance, not < 0

@@ -253,6 +253,18 @@ async def test_checked_summary_times_out_into_a_warning() -> None:
     assert outcome.summary is None and "timed out" in outcome.warnings[0]
 
 
+async def test_checked_summary_turns_any_failure_into_a_warning() -> None:
+    class EmbedderDied:
+        name, model_name = "extractive", "x"
+
+        async def summarize(self, title: str, abstract: str) -> str:
+            raise ConnectionError("the Embedder's replica died at 10.0.0.7")
+
+    outcome = await summarize_checked(EmbedderDied(), "t", ABSTRACT, 5.0)
+    assert outcome.summary is None
+    assert outcome.warnings == ["summary failed: ConnectionError"]  # no internals
+
+
 def _run_eval(*args: str) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "-m", "bench.summaries", *args],

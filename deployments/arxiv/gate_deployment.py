@@ -41,8 +41,5 @@ class ArxivGate:
         """End a turn; ``hold_off_s`` (arXiv's Retry-After) delays the next one."""
         await self.gate.release(token, hold_off_s)
 
-    def turns(self) -> int:
-        return self.gate.turns
-
     def check_health(self) -> None:
         self.gate.check()

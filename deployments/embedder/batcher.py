@@ -8,6 +8,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from deployments.common.logs import arm_logger
+
+logger = arm_logger(__name__)
+
 
 class ContinuousBatcher:
     """Runs ``encode`` one call at a time; whatever arrives meanwhile goes into the next call.
@@ -82,10 +86,13 @@ class ContinuousBatcher:
             self.runs += 1
             self.encoded += encoded
             self.busy_s += elapsed
-            if self._on_run is not None:
-                self._on_run(len(flat), encoded, elapsed)
             offset = 0
             for texts, future in taken:
                 if not future.done():
                     future.set_result(vectors[offset : offset + len(texts)])
                 offset += len(texts)
+            if self._on_run is not None:
+                try:  # the callers have their vectors; reporting must not stop the worker
+                    self._on_run(len(flat), encoded, elapsed)
+                except Exception:
+                    logger.exception("reporting an encode run failed")

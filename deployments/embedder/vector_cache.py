@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
 
@@ -20,23 +21,28 @@ class VectorCache:
 
     def __init__(self, size: int) -> None:
         self._items: LRUCache[bytes, np.ndarray] = LRUCache(size)
+        # The encode thread reads and writes it while reconfigure (on the event loop) resizes.
+        self._lock = threading.Lock()
         self.hits = 0
 
     def resize(self, size: int) -> None:
-        self._items.resize(size)
+        with self._lock:
+            self._items.resize(size)
 
     @staticmethod
     def key(text: str) -> bytes:
         return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
     def get(self, key: bytes) -> np.ndarray | None:
-        vector = self._items.get(key)
+        with self._lock:
+            vector = self._items.get(key)
         if vector is not None:
             self.hits += 1
         return vector
 
     def put(self, key: bytes, vector: np.ndarray) -> None:
-        self._items.put(key, vector)
+        with self._lock:
+            self._items.put(key, vector)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -1,8 +1,9 @@
 """``ResearchPipeline``: ``POST /execute`` step by step (README, "API") over the four stages.
 
 It talks to the stages through the protocols of ``stages``, so it runs without Ray (tests give
-it plain objects). Only arXiv's errors fail a request; a stage that fails later degrades the
-answer (a warning, a null summary, nothing reused) and never loses what was found.
+it plain objects). Only the search and the embedder fail a request (without vectors nothing can
+be ranked); memory or the summarizer failing degrades the answer (a warning, a null summary,
+nothing reused) and never loses what was found.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +42,12 @@ class _Timer:
         self.timings.append(
             StageTiming(stage=stage, ms=round((time.perf_counter() - started) * 1000, 2))
         )
+
+
+def _abandon(task: asyncio.Future[Any]) -> None:
+    """Stop a task whose result is no longer wanted; its error, if any, is not reported."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def relevance(similarity: float) -> float:
@@ -108,7 +116,7 @@ class ResearchPipeline:
         return min(self.max_candidates, max(max_papers, max_papers * self.candidate_factor))
 
     async def execute(self, req: ResearchRequest, request_id: str) -> ResearchResponse:
-        """Find, rank, summarise and remember; only the search's errors fail the request."""
+        """Find, rank, summarise and remember; only search and embedder errors fail it."""
         began = time.perf_counter()
         await self.stage_models()
         timer = _Timer()
@@ -121,7 +129,7 @@ class ResearchPipeline:
         try:
             found = await self.fetcher.search(req.query, req.start_date, req.end_date, wanted)
         except BaseException:
-            query_vec_task.cancel()
+            _abandon(query_vec_task)
             raise
         timer.add("arxiv", started)
         # One entry per paper (a source may list one twice), never more than was asked for.
@@ -140,10 +148,13 @@ class ResearchPipeline:
         # 4. Embed the rest (one call: the Embedder batches it with other requests' texts).
         started = time.perf_counter()
         fresh = [p for p in candidates if p.arxiv_id not in stored]
-        fresh_vectors = (
-            await self.embedder.embed([p.embedding_text for p in fresh]) if fresh else None
-        )
-        query_vec = await query_vec_task
+        try:
+            texts = [p.embedding_text for p in fresh]
+            fresh_vectors = await self.embedder.embed(texts) if fresh else None
+            query_vec = await query_vec_task
+        except BaseException:
+            _abandon(query_vec_task)
+            raise
         timer.add("embed", started)
         vectors: dict[str, np.ndarray] = {k: v.vector for k, v in stored.items()}
         for i, paper in enumerate(fresh):

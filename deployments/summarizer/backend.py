@@ -46,6 +46,10 @@ async def summarize_checked(
         return SummaryOutcome(
             None, backend.name, backend.model_name, [f"summary failed: {exc.message}"]
         )
+    except Exception as exc:  # a stage it calls died (Embedder, LLM): still only a warning
+        return SummaryOutcome(
+            None, backend.name, backend.model_name, [f"summary failed: {type(exc).__name__}"]
+        )
     issues = faithfulness_issues(text, abstract, title) if backend.name != "extractive" else []
     warnings = [f"summary may be unfaithful: {issue}" for issue in issues]
     return SummaryOutcome(text, backend.name, backend.model_name, warnings)

@@ -21,7 +21,7 @@ class SharedSummaries:
 
     def __init__(self, size: int) -> None:
         self._done: LRUCache[bytes, SummaryOutcome] = LRUCache(size)
-        self._in_flight: dict[bytes, asyncio.Future[SummaryOutcome]] = {}
+        self._in_flight: dict[bytes, asyncio.Task[SummaryOutcome]] = {}
 
     def resize(self, size: int) -> None:
         self._done.resize(size)
@@ -44,17 +44,20 @@ class SharedSummaries:
         pending = self._in_flight.get(key)
         if pending is not None:
             return await asyncio.shield(pending), True
-        future: asyncio.Future[SummaryOutcome] = asyncio.get_running_loop().create_future()
-        self._in_flight[key] = future
+        # The summary is made in a task of its own: a caller that goes away (its request
+        # cancelled) does not take the others' summary with it.
+        task = asyncio.ensure_future(self._make(key, make))
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())  # seen
+        self._in_flight[key] = task
+        return await asyncio.shield(task), False
+
+    async def _make(
+        self, key: bytes, make: Callable[[], Awaitable[SummaryOutcome]]
+    ) -> SummaryOutcome:
         try:
             outcome = await make()
-            future.set_result(outcome)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters re-raise it themselves
-            raise
         finally:
             del self._in_flight[key]
         if outcome.summary:
             self._done.put(key, outcome)
-        return outcome, False
+        return outcome
