@@ -3,15 +3,15 @@
     python -m bench.train_context [--train PATH] [--dev PATH] [--epochs 3]
 
 MiniLM (the packaged one) reads each training abstract whole and learns to rate its sentences
-(``deployments.summarizer.context_scorer``) with a listwise loss: cross-entropy between the softmax of the
-scores and the softmax of what each sentence would score as the TLDR (``sentence_rouge``, at
-a temperature of ``--tau`` ROUGE points). AdamW, linear warm-up and decay, batches of 8
-abstracts; about 6 minutes an epoch on 2 CPU cores. After each epoch it measures how widely
-each scorer's scores spread within training abstracts (``context_scorer.Blend``) and prints
-the dev ROUGE-1 of the picked sentence for blends with the ridge scorer (0: ridge alone, 1:
-this model alone), which is how ``--weight`` was chosen. Writes the layers, the head and the
-blend to ``deployments/summarizer/extractive_context.safetensors``. The test split was never used.
-"""
+(``deployments.summarizer.context_scorer``) with a listwise loss: cross-entropy between the
+softmax of the scores and the softmax of what each sentence would score as the TLDR
+(``sentence_rouge``, at a temperature of ``--tau`` ROUGE points). AdamW, linear warm-up and
+decay, batches of 8 abstracts; about 6 minutes an epoch on 2 CPU cores. After each epoch it
+measures how widely each scorer's scores spread within training abstracts
+(``context_scorer.Blend``) and prints the dev ROUGE-1 of the picked sentence for blends with the
+ridge scorer (0: ridge alone, 1: this model alone), which is how ``--weight`` was chosen. Writes
+the layers, the head and the blend to ``deployments/summarizer/extractive_context.safetensors``.
+The test split was never used. """
 
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ time (``deployments.summarizer.sentence_scorer``, MiniLM vectors from the projec
 embedder) and, as the target, the mean ROUGE-1/2/L F1 of the TLDR it would become
 (``tldr_sentence``) against the reference, minus its abstract's mean: only the ranking within an
 abstract matters. Ridge regression, closed form, with the 2 x 384 vector features shrunk harder
-than the hand features (``--vector-scale``). Writes ``deployments/summarizer/extractive_model.json``.
+than the hand features (``--vector-scale``).
+Writes ``deployments/summarizer/extractive_model.json``.
 Hyper-parameters were chosen on the dev split; the test split was never used.
 """
 
