@@ -11,7 +11,8 @@ measures how widely each scorer's scores spread within training abstracts
 (``context_scorer.Blend``) and prints the dev ROUGE-1 of the picked sentence for blends with the
 ridge scorer (0: ridge alone, 1: this model alone), which is how ``--weight`` was chosen. Writes
 the layers, the head and the blend to ``deployments/summarizer/extractive_context.safetensors``.
-The test split was never used. """
+The test split was never used.
+"""
 
 from __future__ import annotations
 
