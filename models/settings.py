@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -31,6 +31,18 @@ def read_secret(name: SecretName, environ: Mapping[str, str] | None = None) -> S
     """A secret from this process's environment (``NAME`` upper-cased); None when unset."""
     value = (os.environ if environ is None else environ).get(name.upper(), "")
     return SecretStr(value) if value else None
+
+
+# Each constraint once, shared by the flat setting and the stage's live knob it feeds; the
+# defaults live in ``Settings`` alone.
+Retries = Annotated[int, Field(ge=0, le=10)]
+Seconds = Annotated[float, Field(ge=0.0)]
+Deadline = Annotated[float, Field(gt=0.0)]
+Kept = Annotated[int, Field(ge=0)]  # cache sizes: entries kept; 0 keeps nothing
+BatchCalls = Annotated[int, Field(ge=1, le=1024)]
+BatchWait = Annotated[float, Field(ge=0.0, le=10.0)]
+TextsPerRun = Annotated[int, Field(ge=1)]
+Words = Annotated[int, Field(ge=5, le=200)]
 
 
 class _Slice(BaseModel):
@@ -52,9 +64,9 @@ class _Tuned(_Slice):
 
 
 class ArxivTuning(_Slice):
-    num_retries: int = Field(default=3, ge=0, le=10, description="Retries per search.")
-    cache_ttl_s: float = Field(default=86400.0, ge=0.0, description="Result cache TTL, s.")
-    cache_size: int = Field(default=2048, ge=0, description="Searches kept.")
+    num_retries: Retries
+    cache_ttl_s: Seconds
+    cache_size: Kept
 
 
 class ArxivSettings(_Tuned):
@@ -63,24 +75,24 @@ class ArxivSettings(_Tuned):
     api_url: str
     timeout_s: float
     backoff_base_s: float
-    tuning: ArxivTuning = ArxivTuning()
+    tuning: ArxivTuning
 
 
 class GateTuning(_Slice):
-    min_interval_s: float = Field(default=3.0, ge=0.0, description="arXiv: >= 3 s apart.")
+    min_interval_s: Seconds
 
 
 class GateSettings(_Tuned):
     """The ArxivGate's slice."""
 
-    tuning: GateTuning = GateTuning()
+    tuning: GateTuning
 
 
 class EmbedderTuning(_Slice):
-    max_batch_size: int = Field(default=16, ge=1, le=1024, description="Calls per Serve batch.")
-    batch_wait_timeout_s: float = Field(default=0.01, ge=0.0, le=10.0)
-    max_texts: int = Field(default=512, ge=1, description="Most texts one encode() run takes.")
-    cache_size: int = Field(default=20000, ge=0, description="Vectors kept (1.5 KB each).")
+    max_batch_size: BatchCalls
+    batch_wait_timeout_s: BatchWait
+    max_texts: TextsPerRun
+    cache_size: Kept
 
 
 class EmbedderSettings(_Tuned):
@@ -90,13 +102,13 @@ class EmbedderSettings(_Tuned):
     device: str
     batch_size: int
     threads: int | None
-    tuning: EmbedderTuning = EmbedderTuning()
+    tuning: EmbedderTuning
 
 
 class SummarizerTuning(_Slice):
-    max_words: int = Field(default=40, ge=5, le=200, description="Longest summary, in words.")
-    timeout_s: float = Field(default=60.0, gt=0.0, description="Deadline of one summary.")
-    cache_size: int = Field(default=4096, ge=0, description="Recent summaries kept.")
+    max_words: Words
+    timeout_s: Deadline
+    cache_size: Kept
 
 
 class SummarizerSettings(_Tuned):
@@ -106,7 +118,7 @@ class SummarizerSettings(_Tuned):
     model: str | None
     context: bool
     openai_base_url: str | None
-    tuning: SummarizerTuning = SummarizerTuning()
+    tuning: SummarizerTuning
 
 
 class MemorySettings(_Slice):
@@ -118,7 +130,7 @@ class MemorySettings(_Slice):
 
 
 class IngressTuning(_Slice):
-    query_cache_size: int = Field(default=4096, ge=0, description="Query vectors kept.")
+    query_cache_size: Kept
 
 
 class IngressSettings(_Tuned):
@@ -127,7 +139,7 @@ class IngressSettings(_Tuned):
     arm_id: str
     max_candidates: int
     arxiv_min_interval_s: float
-    tuning: IngressTuning = IngressTuning()
+    tuning: IngressTuning
 
 
 class StageSettings(_Slice):
@@ -146,14 +158,12 @@ class Settings(BaseModel):
 
     arm_id: str = "research-arm"
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
-    arxiv_min_interval_s: float = Field(default=3.0, ge=0.0, description="arXiv: >= 3 s apart.")
-    arxiv_timeout_s: float = Field(default=30.0, gt=0.0)
-    arxiv_num_retries: int = Field(default=3, ge=0, le=10)
-    arxiv_backoff_base_s: float = Field(default=2.0, ge=0.0)
-    arxiv_cache_ttl_s: float = Field(
-        default=24 * 3600.0, ge=0.0, description="arXiv changes daily."
-    )
-    arxiv_cache_size: int = Field(default=2048, ge=0)
+    arxiv_min_interval_s: Seconds = Field(default=3.0, description="arXiv: >= 3 s apart.")
+    arxiv_timeout_s: Deadline = 30.0
+    arxiv_num_retries: Retries = 3
+    arxiv_backoff_base_s: Seconds = 2.0
+    arxiv_cache_ttl_s: Seconds = Field(default=24 * 3600.0, description="arXiv changes daily.")
+    arxiv_cache_size: Kept = 2048
     arxiv_max_results: int = Field(default=50, ge=1, le=2000, description="Cap on candidates.")
 
     qdrant_url: str | None = None
@@ -165,15 +175,15 @@ class Settings(BaseModel):
     embedding_batch_size: int = Field(
         default=8, ge=1, le=1024, description="Texts per forward pass; 4-8 is fastest on CPU."
     )
-    embedding_max_batch_size: int = Field(
-        default=16, ge=1, le=1024, description="Calls one Serve batch gathers."
+    embedding_max_batch_size: BatchCalls = Field(
+        default=16, description="Calls one Serve batch gathers."
     )
-    embedding_batch_wait_timeout_s: float = Field(default=0.01, ge=0.0, le=10.0)
-    embedding_max_texts: int = Field(
-        default=512, ge=1, description="Most texts one encode() run takes (memory bound)."
+    embedding_batch_wait_timeout_s: BatchWait = 0.01
+    embedding_max_texts: TextsPerRun = Field(
+        default=512, description="Most texts one encode() run takes (memory bound)."
     )
-    embedding_cache_size: int = Field(
-        default=20000, ge=0, description="Recent vectors kept by the Embedder (1.5 KB each)."
+    embedding_cache_size: Kept = Field(
+        default=20000, description="Recent vectors kept by the Embedder (1.5 KB each)."
     )
     embedding_threads: int | None = Field(
         default=None,
@@ -189,12 +199,12 @@ class Settings(BaseModel):
         description="extractive: also rate sentences with the fine-tuned contextual MiniLM "
         "(~65 ms of a core per abstract, +0.6 ROUGE-1); false: the ridge scorer alone.",
     )
-    summary_max_words: int = Field(default=40, ge=5, le=200)
-    summary_timeout_s: float = Field(default=60.0, gt=0.0)
-    summary_cache_size: int = Field(default=4096, ge=0, description="Recent summaries kept.")
+    summary_max_words: Words = 40
+    summary_timeout_s: Deadline = 60.0
+    summary_cache_size: Kept = Field(default=4096, description="Recent summaries kept.")
     openai_base_url: str | None = None
 
-    query_cache_size: int = Field(default=4096, ge=0, description="Ingress: query vectors kept.")
+    query_cache_size: Kept = Field(default=4096, description="Ingress: query vectors kept.")
 
     @classmethod
     def load(

@@ -166,11 +166,14 @@ class MemoryMetrics(StageMetrics):
         super().__init__("memory")
         self.ops = counter("arm_memory_operations_total", "Memory operations by kind.", ("op",))
 
-    def operation(self, op: str, items: int, seconds: float, hits: int = 0) -> None:
+    def operation(self, op: str, items: int, seconds: float) -> None:
         self.record(items, seconds)
         self.ops.inc(1, tags={"op": op})
-        if hits:
-            self.ops.inc(hits, tags={"op": "hit"})
+
+    def hits(self, papers: int) -> None:
+        """Papers a lookup found stored (their work is reused)."""
+        if papers:
+            self.ops.inc(papers, tags={"op": "hit"})
 
 
 class IngressMetrics(StageMetrics):

@@ -58,8 +58,8 @@ def relevance(similarity: float) -> float:
 class ResearchPipeline:
     """The request flow over the four stages behind the Ingress.
 
-    ``models`` names what served each stage (for provenance; the Ingress fills it in once the
-    stages are up). At most ``max_candidates`` papers are asked of arXiv, about
+    ``models`` names what served each stage, for provenance (``stage_models`` asks the stages
+    on first use). At most ``max_candidates`` papers are asked of arXiv, about
     ``candidate_factor`` times ``max_papers``.
     """
 
@@ -71,7 +71,6 @@ class ResearchPipeline:
         memory: MemoryStage,
         *,
         arm_id: str,
-        models: dict[str, str] | None = None,
         candidate_factor: int = 2,
         max_candidates: int = 50,
         query_cache_size: int = 4096,
@@ -81,7 +80,7 @@ class ResearchPipeline:
         self.summarizer = summarizer
         self.memory = memory
         self.arm_id = arm_id
-        self.models = {"memory": "qdrant", "search": "arxiv", **(models or {})}
+        self.models = {"memory": "qdrant", "search": "arxiv"}
         self.candidate_factor = candidate_factor
         self.max_candidates = max_candidates
         # Query vectors by exact query text: a repeated query skips the embedder entirely.

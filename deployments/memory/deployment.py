@@ -52,13 +52,14 @@ class MemoryWriter:
         started = time.perf_counter()
         result = await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         self._last_done = time.monotonic()
-        hits = len(result) if op == "lookup" and isinstance(result, dict) else 0
-        self.metrics.operation(op, items, time.perf_counter() - started, hits)
+        self.metrics.operation(op, items, time.perf_counter() - started)
         return result
 
     async def lookup(self, arxiv_ids: list[str]) -> dict[str, StoredPaper]:
         """Stored papers among ``arxiv_ids`` (version-less), with vectors and summaries."""
-        return await self._run("lookup", len(arxiv_ids), self.core.lookup, arxiv_ids)
+        found = await self._run("lookup", len(arxiv_ids), self.core.lookup, arxiv_ids)
+        self.metrics.hits(len(found))
+        return found
 
     async def upsert(self, items: list[NewMemory], query: str | None = None) -> int:
         """Store papers (one point each, updated in place); ``query`` joins their history."""
