@@ -14,7 +14,10 @@ from models.paper import Paper
 
 @dataclass
 class SearchResult:
-    """What one arXiv search returns (ArxivFetcher -> Ingress), with what it cost."""
+    """What one arXiv search returns (ArxivFetcher -> Ingress), with what it cost.
+
+    ``fallback``: some of ``papers`` came from the looser ORed query sent when the ANDed one
+    found too little; ``query_used`` is then that query."""
 
     papers: list[Paper]
     total_found: int
@@ -23,6 +26,7 @@ class SearchResult:
     requests: int = 0
     retries: int = 0
     gate_wait_s: float = 0.0
+    fallback: bool = False
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import pickle
+from datetime import date
 from typing import Any
 
 import httpx
@@ -241,3 +242,146 @@ async def test_the_gate_reports_itself_wedged_only_when_callers_wait_past_the_le
     gate.waiting = 1  # a caller waits, yet nothing reclaimed the permit: the loop is stuck
     with pytest.raises(RuntimeError, match="wedged"):
         gate.check()
+
+
+# --- the ORed fallback when the ANDed query finds too little -----------------------------------
+
+QUESTION = "how do transformers handle long context windows efficiently"
+AND_QUERY = (
+    "all:do AND all:transformers AND all:handle AND all:long AND all:context AND all:windows"
+    " AND all:efficiently"
+)
+OR_QUERY = (
+    "(all:do OR all:transformers OR all:handle OR all:long OR all:context OR all:windows"
+    " OR all:efficiently)"
+)
+
+
+def feed(*ids: str, total: int | None = None) -> httpx.Response:
+    """A 200 answer: a minimal Atom page of papers with these ids, ``totalResults`` = total."""
+    entries = "".join(
+        f"<entry><id>http://arxiv.org/abs/{i}v1</id><title>Paper {i}</title>"
+        f"<summary>About {i}.</summary><published>2024-01-02T00:00:00Z</published></entry>"
+        for i in ids
+    )
+    body = (
+        '<feed xmlns="http://www.w3.org/2005/Atom" '
+        'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
+        f"<opensearch:totalResults>{len(ids) if total is None else total}"
+        f"</opensearch:totalResults>{entries}</feed>"
+    )
+    return httpx.Response(200, content=body.encode())
+
+
+async def test_too_few_and_hits_fall_back_to_or_merged_and_hits_first(clock: FakeClock) -> None:
+    transport, seen = scripted(
+        feed("2401.00001"),
+        feed("2401.00002", "2401.00001", "2401.00003", total=340),
+    )
+    client = make_client(clock, transport)
+    result = await client.search(QUESTION, max_results=10)
+    assert [r.url.params["search_query"] for r in seen] == [AND_QUERY, OR_QUERY]
+    assert seen[1].url.params["max_results"] == "10"
+    assert [p.arxiv_id for p in result.papers] == ["2401.00001", "2401.00002", "2401.00003"]
+    assert result.total_found == 340 and result.fallback
+    assert result.query_used == OR_QUERY
+    assert (result.requests, result.retries) == (2, 0)
+    # The merged result is cached under the ANDed query's key: a repeat asks arXiv nothing.
+    again = await client.search(QUESTION, max_results=10)
+    assert again.cache_hit and len(seen) == 2
+    assert again.papers == result.papers and again.query_used == OR_QUERY and again.fallback
+
+
+async def test_merge_is_cut_to_max_results(clock: FakeClock) -> None:
+    transport, seen = scripted(
+        feed("a/1", "a/2"), feed("a/2", "b/1", "b/2", "b/3", "b/4", total=99)
+    )
+    result = await make_client(clock, transport).search(QUESTION, max_results=4)
+    assert len(seen) == 2
+    assert [p.arxiv_id for p in result.papers] == ["a/1", "a/2", "b/1", "b/2"]
+    assert result.total_found == 99
+
+
+async def test_or_query_adding_nothing_keeps_the_and_query(clock: FakeClock) -> None:
+    transport, seen = scripted(feed("2401.00001"), feed("2401.00001"))
+    result = await make_client(clock, transport).search(QUESTION, max_results=10)
+    assert len(seen) == 2 and [p.arxiv_id for p in result.papers] == ["2401.00001"]
+    assert result.query_used == AND_QUERY and not result.fallback and result.total_found == 1
+
+
+async def test_the_date_range_stays_anded_in_the_fallback(clock: FakeClock) -> None:
+    transport, seen = scripted(feed(), feed("2401.00002"))
+    result = await make_client(clock, transport).search(
+        "dark matter", start_date=date(2023, 1, 1), end_date=date(2023, 3, 31)
+    )
+    assert seen[1].url.params["search_query"] == (
+        "(all:dark OR all:matter) AND submittedDate:[202301010000 TO 202303312359]"
+    )
+    assert result.fallback and [p.arxiv_id for p in result.papers] == ["2401.00002"]
+
+
+async def test_enough_and_hits_send_one_request(clock: FakeClock) -> None:
+    transport, seen = scripted(feed("x/1", "x/2", "x/3", total=3))
+    result = await make_client(clock, transport).search(QUESTION, max_results=3)
+    assert len(seen) == 1 and result.requests == 1
+    assert result.query_used == AND_QUERY and not result.fallback
+
+
+async def test_a_one_term_query_never_falls_back(clock: FakeClock) -> None:
+    transport, seen = scripted(feed())
+    result = await make_client(clock, transport).search("the neutrinos", max_results=10)
+    assert len(seen) == 1 and result.papers == [] and not result.fallback
+
+
+async def test_fallback_off_sends_one_request(clock: FakeClock) -> None:
+    transport, seen = scripted(feed("2401.00001"))
+    result = await make_client(clock, transport, fallback=False).search(QUESTION)
+    assert len(seen) == 1 and result.query_used == AND_QUERY and not result.fallback
+
+
+async def test_unavailable_fallback_returns_the_and_hits(clock: FakeClock) -> None:
+    transport, seen = scripted(
+        feed("2401.00001", total=1),
+        *[httpx.Response(503) for _ in range(3)],
+        feed("2401.00001", total=1),
+        feed("2401.00009"),
+    )
+    client = make_client(clock, transport, num_retries=2)
+    result = await client.search(QUESTION)
+    assert len(seen) == 4  # the ANDed request, then the fallback with its two retries
+    assert [p.arxiv_id for p in result.papers] == ["2401.00001"]
+    assert result.query_used == AND_QUERY and not result.fallback and result.total_found == 1
+    assert (result.requests, result.retries) == (4, 2)
+    # Not cached: the next search tries the fallback again.
+    again = await client.search(QUESTION)
+    assert not again.cache_hit and len(seen) == 6 and again.fallback
+    assert [p.arxiv_id for p in again.papers] == ["2401.00001", "2401.00009"]
+
+
+async def test_refused_fallback_returns_the_and_hits(clock: FakeClock) -> None:
+    transport, seen = scripted(feed("2401.00001"), httpx.Response(400, content=ERROR))
+    result = await make_client(clock, transport).search(QUESTION)
+    assert len(seen) == 2 and [p.arxiv_id for p in result.papers] == ["2401.00001"]
+    assert result.query_used == AND_QUERY and not result.fallback and result.requests == 2
+
+
+async def test_and_query_failing_still_fails(clock: FakeClock) -> None:
+    transport, seen = scripted(httpx.Response(400, content=ERROR))
+    with pytest.raises(ArxivQueryError):
+        await make_client(clock, transport).search(QUESTION)
+    assert len(seen) == 1
+
+
+async def test_the_gate_spaces_the_fallback_from_the_and_request(clock: FakeClock) -> None:
+    times: list[float] = []
+    answers = [feed("2401.00001"), feed("2401.00002")]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        times.append(clock())
+        return answers.pop(0)
+
+    client = make_client(clock, httpx.MockTransport(handler))
+    result = await client.search(QUESTION)
+    assert len(times) == 2 and times[1] - times[0] >= 3.0
+    assert clock.sleeps == [pytest.approx(3.0)]  # the gate's wait, no backoff
+    assert result.gate_wait_s == pytest.approx(3.0)

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from deployments.arxiv.query import build_search_query, query_terms
+from deployments.arxiv.query import build_fallback_query, build_search_query, query_terms
 from models.errors import ArxivQueryError
 
 
@@ -64,3 +64,34 @@ def test_open_ended_ranges() -> None:
         "dark matter", None, date(2020, 1, 1)
     )
     assert build_search_query("dark matter", date(2020, 1, 1)).startswith("(all:dark")
+
+
+def test_fallback_ors_the_same_terms() -> None:
+    text = "How do transformers handle long context windows efficiently?"
+    assert build_fallback_query(text) == (
+        "(all:do OR all:transformers OR all:handle OR all:long OR all:context OR all:windows"
+        " OR all:efficiently)"
+    )
+    assert build_fallback_query(text).replace(" OR ", " AND ")[1:-1] == build_search_query(text)
+
+
+def test_fallback_keeps_the_date_range_anded_and_encoded_once() -> None:
+    query = build_fallback_query("dark matter", date(2023, 1, 1), date(2023, 3, 31))
+    assert query == "(all:dark OR all:matter) AND submittedDate:[202301010000 TO 202303312359]"
+    url = httpx.URL("https://export.arxiv.org/api/query", params={"search_query": query})
+    assert "%2B" not in str(url)
+    assert parse_qs(url.query.decode())["search_query"] == [query]
+    assert build_fallback_query("dark matter", None, date(2020, 1, 1)).endswith(
+        "AND submittedDate:[199101010000 TO 202001012359]"
+    )
+
+
+def test_fallback_neutralises_user_syntax_like_the_and_query() -> None:
+    query = build_fallback_query('ti:x OR au:y ANDNOT (abs:"z")')
+    assert query == "(all:x OR all:y OR all:z)"
+    assert build_fallback_query("single") == "(all:single)"
+
+
+def test_fallback_with_no_words_is_a_query_error() -> None:
+    with pytest.raises(ArxivQueryError, match="no searchable words"):
+        build_fallback_query("!!! ??? ---")

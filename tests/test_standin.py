@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
+from arm_dev.arxiv_standin import SAMPLE_CORPUS, QueryError, StandIn, evaluate, load_records
 from deployments.arxiv.atom import parse_feed
 from deployments.arxiv.client import ArxivClient
 from deployments.arxiv.gate import IntervalGate
@@ -29,7 +29,7 @@ def client_for(server: StandIn, **kw: Any) -> ArxivClient:
 
 
 async def test_search_ranks_and_filters_by_date(standin: StandIn) -> None:
-    client = client_for(standin)
+    client = client_for(standin, fallback=False)
     result = await client.search("graph neural networks", max_results=5)
     assert {p.arxiv_id for p in result.papers} == {"2402.00003", "2402.00004"}
     dated = await client.search("neural", start_date=date(2024, 3, 1), end_date=date(2024, 3, 31))
@@ -84,3 +84,89 @@ def test_standin_speaks_real_atom_from_the_shared_corpus() -> None:
     )
     assert paper.doi == "10.1103/PhysRevD.76.013009"
     assert paper.published_date == date(2007, 4, 2)
+
+
+QUESTION = "how do transformers handle long context windows efficiently"
+
+
+async def test_a_long_question_finds_papers_only_with_the_fallback(standin: StandIn) -> None:
+    strict = await client_for(standin, fallback=False).search(QUESTION, max_results=5)
+    assert strict.papers == [] and strict.total_found == 0
+    assert len(standin.requests()) == 1
+    standin.reset()
+
+    loose = await client_for(standin).search(QUESTION, max_results=5)
+    sent = [r["search_query"] for r in standin.requests()]
+    assert len(sent) == 2 and " OR " not in sent[0] and sent[1] == loose.query_used
+    assert sent[1].startswith("(all:do OR all:transformers OR ")
+    assert loose.fallback and loose.requests == 2
+    # The two attention/transformer papers: the only ones sharing several of its words.
+    assert [p.arxiv_id for p in loose.papers] == ["2401.00001", "2401.00002"]
+    assert loose.total_found == 2
+
+
+async def test_fallback_fills_up_after_the_and_hits(standin: StandIn) -> None:
+    result = await client_for(standin).search("graph neural networks", max_results=5)
+    ids = [p.arxiv_id for p in result.papers]
+    assert set(ids[:2]) == {"2402.00003", "2402.00004"}  # every word: first
+    assert ids[2:] == ["2403.00005"]  # "neural network(s)" only
+    assert result.fallback and result.total_found == 3
+
+
+@pytest.fixture(scope="module")
+def sample() -> list[Any]:
+    return load_records([SAMPLE_CORPUS])
+
+
+def _ids(query: str, records: list[Any]) -> list[str]:
+    return [r.arxiv_id for r in evaluate(query, records)]
+
+
+def test_or_ranks_by_distinct_terms_then_frequency(sample: list[Any]) -> None:
+    # 2402.00003/4 match two of the three words, 2403.00005 and 2404.00008 one each.
+    assert _ids("(all:graph OR all:neural OR all:sentence)", sample) == [
+        "2402.00003",
+        "2402.00004",
+        "2403.00005",
+        "2404.00008",
+    ]
+    assert _ids("all:graph OR all:qubit", sample) == ["2402.00003", "2402.00004", "2403.00006"]
+
+
+def test_or_group_with_an_anded_date_range(sample: list[Any]) -> None:
+    assert _ids(
+        "(all:graph OR all:neural) AND submittedDate:[202403010000 TO 202403312359]", sample
+    ) == ["2403.00005"]
+    assert _ids(
+        "(all:graph AND all:neural) AND submittedDate:[202402010000 TO 202402292359]", sample
+    ) == [
+        "2402.00003",
+        "2402.00004",
+    ]
+    assert _ids("all:graph AND all:neural", sample) == ["2402.00003", "2402.00004"]
+    assert _ids("all:graph AND (all:smoothing OR all:qubit)", sample) == ["2402.00004"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "foo:bar",
+        "all:foo AND (all:bar",
+        "all:graph)",
+        "()",
+        "all:a OR all:b AND all:c",
+        "all:[202001010000 TO 202101010000]",
+        "submittedDate:[2020 TO 2021]",
+        "submittedDate:2020",
+        "all:a NOT all:b",
+    ],
+)
+def test_malformed_queries_are_refused(query: str, sample: list[Any]) -> None:
+    with pytest.raises(QueryError, match="Invalid query string"):
+        evaluate(query, sample)
+
+
+def test_andnot_is_still_unsupported(sample: list[Any]) -> None:
+    with pytest.raises(QueryError, match="unsupported operator"):
+        evaluate("all:graph ANDNOT all:neural", sample)

@@ -7,11 +7,17 @@ Errors raised (from ``models.errors``)::
 
 httpx's errors are translated here, once, with ``raise ... from exc``; the transport is
 injected, so tests use ``httpx.MockTransport`` or the local stand-in.
+
+arXiv ANDs every ``all:`` term, so a long question often finds little: when the ANDed query
+finds fewer than wanted, one more request (through the same gate, with the same retries) sends
+the terms ORed, and its papers fill the result after the ANDed ones. A failure of that second
+request never fails the search: the ANDed results are valid on their own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import random
 import time
@@ -22,10 +28,11 @@ import httpx
 
 from deployments.arxiv.atom import MAX_FEED_BYTES, FeedPage, FeedParseError, parse_feed
 from deployments.arxiv.gate import Clock, IntervalGate, RequestGate, Sleep
-from deployments.arxiv.query import build_search_query
+from deployments.arxiv.query import build_fallback_query, build_search_query, query_terms
 from deployments.common.caches import LRUCache
 from deployments.common.logs import arm_logger
 from models.errors import ArxivQueryError, ArxivUnavailable
+from models.paper import Paper
 from models.stage_types import SearchResult
 
 logger = arm_logger(__name__)
@@ -45,6 +52,15 @@ class _Retryable(Exception):
         self.status = status
 
 
+@dataclasses.dataclass
+class _Cost:
+    """What the requests of one search cost, summed over its requests (kept when one fails)."""
+
+    requests: int = 0
+    retries: int = 0
+    gate_wait_s: float = 0.0
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
     if not value:
@@ -60,6 +76,20 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - now)
 
 
+def _merge(first: list[Paper], extra: list[Paper], limit: int) -> list[Paper]:
+    """``first`` in its order, then the papers of ``extra`` not in it (by arXiv id), at most
+    ``limit`` in all."""
+    merged = list(first[:limit])
+    seen = {p.arxiv_id for p in merged}
+    for paper in extra:
+        if len(merged) >= limit:
+            break
+        if paper.arxiv_id not in seen:
+            seen.add(paper.arxiv_id)
+            merged.append(paper)
+    return merged
+
+
 class ArxivClient:
     """Search arXiv through a gate, with retries and a result cache.
 
@@ -69,6 +99,8 @@ class ArxivClient:
     ``retry_budget_s`` (20 s): beyond that (a long Retry-After, say) it fails fast with
     ``ArxivUnavailable`` carrying arXiv's Retry-After, which the ingress turns into a 503.
     Results are cached per normalised query for ``cache_ttl_s`` (arXiv changes once a day).
+    ``fallback=True``: when the ANDed query of two or more terms finds fewer than
+    ``max_results``, one more request ORs the terms (``False``: AND only, one request).
     """
 
     def __init__(
@@ -87,8 +119,10 @@ class ArxivClient:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         jitter: Callable[[], float] = random.random,
+        fallback: bool = True,
     ) -> None:
         self.base_url = base_url
+        self.fallback = fallback
         self.gate: RequestGate = gate or IntervalGate(3.0)
         self.num_retries = num_retries
         self.backoff_base_s = backoff_base_s
@@ -127,26 +161,67 @@ class ArxivClient:
         end_date: date | None = None,
         max_results: int = 10,
     ) -> SearchResult:
-        """Papers for free text, sorted by arXiv's relevance; cached per normalised query."""
+        """Papers for free text, sorted by arXiv's relevance; cached per normalised query.
+
+        When the ANDed query finds fewer than ``max_results`` and has two or more terms, the
+        ORed fallback query fills the rest (see the module docstring)."""
         query = build_search_query(text, start_date, end_date)
         key = (query, max_results)
         cached = self.cache.get(key)
         if cached is not None:
-            return SearchResult(cached.papers, cached.total_found, query, cache_hit=True)
-        params = {
+            return dataclasses.replace(
+                cached, cache_hit=True, requests=0, retries=0, gate_wait_s=0.0
+            )
+        cost = _Cost()
+        page = await self._fetch_with_retries(self._params(query, max_results), cost)
+        papers, total, used = page.papers, page.total_results, query
+        fell_back, cacheable = False, True
+        if self.fallback and page.total_results < max_results and len(query_terms(text)) >= 2:
+            loose = build_fallback_query(text, start_date, end_date)
+            logger.info(
+                "arXiv: %r found %s of %s wanted; trying %r", query, total, max_results, loose
+            )
+            try:
+                extra = await self._fetch_with_retries(self._params(loose, max_results), cost)
+            except ArxivUnavailable as exc:
+                # The ANDed papers stand, uncached, so that a later search tries again.
+                logger.warning("arXiv fallback unavailable, keeping the ANDed results: %s", exc)
+                cacheable = False
+            except ArxivQueryError as exc:
+                logger.warning("arXiv refused the fallback, keeping the ANDed results: %s", exc)
+            else:
+                papers = _merge(page.papers, extra.papers, max_results)
+                total = max(total, extra.total_results)
+                if len(papers) > len(page.papers):
+                    used, fell_back = loose, True
+        result = SearchResult(
+            papers,
+            total,
+            used,
+            requests=cost.requests,
+            retries=cost.retries,
+            gate_wait_s=cost.gate_wait_s,
+            fallback=fell_back,
+        )
+        if cacheable:
+            self.cache.put(key, result)
+        return result
+
+    @staticmethod
+    def _params(query: str, max_results: int) -> dict[str, str]:
+        return {
             "search_query": query,
             "start": "0",
             "max_results": str(max_results),
             "sortBy": "relevance",
             "sortOrder": "descending",
         }
-        result = await self._fetch_with_retries(query, params)
-        self.cache.put(key, result)
-        return result
 
-    async def _fetch_with_retries(self, query: str, params: dict[str, str]) -> SearchResult:
-        requests = retries = 0
-        waited = backed_off = 0.0
+    async def _fetch_with_retries(self, params: dict[str, str], cost: _Cost) -> FeedPage:
+        """One page for ``params``, retried; what it costs is added to ``cost`` (also when it
+        fails)."""
+        requests = 0
+        backed_off = 0.0
         last: _Retryable | None = None
         for attempt in range(self.num_retries + 1):
             if attempt:
@@ -154,7 +229,7 @@ class ArxivClient:
                 if delay is None or backed_off + delay > self.retry_budget_s:
                     break  # longer than a caller should wait: answer 503 + Retry-After now
                 backed_off += delay
-                retries += 1
+                cost.retries += 1
                 logger.info(
                     "arXiv retry %s/%s in %.1fs: %s",
                     attempt,
@@ -164,11 +239,12 @@ class ArxivClient:
                 )
                 await self._sleep(delay)
             token, gate_wait = await self.gate.acquire()
-            waited += gate_wait
+            cost.gate_wait_s += gate_wait
             hold_off = 0.0
             try:
                 requests += 1
-                page = await self._fetch_once(params)
+                cost.requests += 1
+                return await self._fetch_once(params)
             except _Retryable as exc:
                 last = exc
                 hold_off = exc.retry_after_s or 0.0
@@ -176,14 +252,6 @@ class ArxivClient:
             finally:
                 # Retry-After applies to everyone: the gate holds the next turn back that long.
                 await self.gate.release(token, hold_off)
-            return SearchResult(
-                page.papers,
-                page.total_results,
-                query,
-                requests=requests,
-                retries=retries,
-                gate_wait_s=waited,
-            )
         reason = last.reason if last else "no attempt made"
         hint = (last.retry_after_s if last and last.retry_after_s else None) or 30.0
         raise ArxivUnavailable(

@@ -67,6 +67,22 @@ def query_terms(text: str) -> list[str]:
     return list(dict.fromkeys(terms))[:MAX_QUERY_TERMS]
 
 
+def _date_clause(start_date: date | None, end_date: date | None) -> str | None:
+    """``submittedDate:[lo TO hi]`` for an inclusive range (open ends filled); None for none."""
+    if start_date is None and end_date is None:
+        return None
+    lo = (start_date or date(1991, 1, 1)).strftime("%Y%m%d") + "0000"
+    hi = (end_date or datetime.now(UTC).date()).strftime("%Y%m%d") + "2359"
+    return f"submittedDate:[{lo} TO {hi}]"
+
+
+def _searchable_terms(text: str) -> list[str]:
+    terms = query_terms(text)
+    if not terms:
+        raise ArxivQueryError(f"query {text!r} has no searchable words")
+    return terms
+
+
 def build_search_query(
     text: str, start_date: date | None = None, end_date: date | None = None
 ) -> str:
@@ -75,12 +91,23 @@ def build_search_query(
     Returns plain text with spaces (``... TO ...``): the HTTP client encodes it exactly once.
     Writing ``+TO+`` here would be encoded again to ``%2BTO%2B`` and break the range.
     """
-    terms = query_terms(text)
-    if not terms:
-        raise ArxivQueryError(f"query {text!r} has no searchable words")
-    search = " AND ".join(f"all:{t}" for t in terms)
-    if start_date is None and end_date is None:
-        return search
-    lo = (start_date or date(1991, 1, 1)).strftime("%Y%m%d") + "0000"
-    hi = (end_date or datetime.now(UTC).date()).strftime("%Y%m%d") + "2359"
-    return f"({search}) AND submittedDate:[{lo} TO {hi}]"
+    search = " AND ".join(f"all:{t}" for t in _searchable_terms(text))
+    dates = _date_clause(start_date, end_date)
+    return search if dates is None else f"({search}) AND {dates}"
+
+
+def build_fallback_query(
+    text: str, start_date: date | None = None, end_date: date | None = None
+) -> str:
+    """The looser ``search_query`` to send when :func:`build_search_query` finds too little.
+
+    arXiv ANDs every term, so a long natural-language question ("how do transformers handle
+    long context windows efficiently") rarely has every one of its words in a single paper
+    and finds little or nothing. Here the same terms are ORed, ``(all:a OR all:b OR ...)``,
+    and arXiv's relevance ranks papers that share more of them first; the date range stays
+    ANDed, because it is a constraint of the request, not a search word. Same terms, same
+    neutralising, same once-only encoding as :func:`build_search_query`.
+    """
+    search = "(" + " OR ".join(f"all:{t}" for t in _searchable_terms(text)) + ")"
+    dates = _date_clause(start_date, end_date)
+    return search if dates is None else f"{search} AND {dates}"
