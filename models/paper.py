@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from pydantic import BaseModel, Field, model_validator
 
 from models.citations import apa_citation, bibtex_entry
+
+# A fixed namespace: the same arXiv id maps to the same point id in memory, in the index and in
+# every deployment, so a paper is stored once however often it is found.
+PAPER_NAMESPACE = uuid.UUID("6f1c1e36-8a1b-5b8e-9d0a-7f3e2a1c4b5d")
+
+
+def point_id(arxiv_id: str) -> str:
+    """The Qdrant point id of a paper: uuid5 of its version-less arXiv id."""
+    return str(uuid.uuid5(PAPER_NAMESPACE, arxiv_id))
 
 
 class Paper(BaseModel):

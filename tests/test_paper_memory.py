@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deployments.memory.paper_memory import MAX_QUERIES_KEPT, PaperMemory, point_id
-from models.paper import Paper
+from deployments.memory.paper_memory import MAX_QUERIES_KEPT, PaperMemory
+from models.paper import Paper, point_id
 from models.stage_types import NewMemory
 
 DIM = 8

@@ -12,7 +12,6 @@ deployment runs one replica in that mode and every read goes through it.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,10 @@ import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
-from models.paper import Paper
+from models.paper import Paper, point_id
 from models.stage_types import NewMemory, StoredPaper
 
-# A fixed namespace: the same arXiv id maps to the same point id in every deployment.
-PAPER_NAMESPACE = uuid.UUID("6f1c1e36-8a1b-5b8e-9d0a-7f3e2a1c4b5d")
 MAX_QUERIES_KEPT = 50  # per paper; the oldest queries are dropped past this
-
-
-def point_id(arxiv_id: str) -> str:
-    """The Qdrant point id of a paper: uuid5 of its version-less arXiv id."""
-    return str(uuid.uuid5(PAPER_NAMESPACE, arxiv_id))
 
 
 def _day(value: date) -> int:
