@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 
-.PHONY: run test test-unit test-graph lint standin eval-summaries bench clean
+.PHONY: run test test-unit test-graph lint standin ingest eval-summaries bench bench-retrieval clean
 
 # torch==2.13.0 first: it is the CPU build on this machine's disk; a bare `torch` requirement
 # would otherwise fetch a multi-GB CUDA build.
@@ -33,6 +33,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
+# The local arXiv index (./data/index, or INDEX_PATH / QDRANT_URL) from arXiv metadata JSON Lines
+# (Kaggle arxiv-metadata-oai-snapshot, plain or .gz): `make ingest FILES="a.jsonl b.jsonl.gz"`.
+# Default: the shared corpus. SUMMARIES=0 skips the stored extractive summaries (faster ingest;
+# serving then summarises each paper the first time it is returned). With an embedded index,
+# run it while `make run` is stopped (one process may open the folder).
+FILES ?= $(wildcard ../shared/arxiv/corpus/*.jsonl)
+SUMMARIES ?= 1
+ingest: $(STAMP)
+	@test -n "$(FILES)" || { echo 'no input: make ingest FILES="a.jsonl b.jsonl.gz"'; exit 2; }
+	$(PY) -m deployments.index.ingest $(if $(filter 1,$(SUMMARIES)),--summaries) $(FILES)
+
 # The local arXiv stand-in on :8081 (the shared real corpus when present, else a small sample).
 standin: $(STAMP)
 	$(PY) -m arm_dev.arxiv_standin --host $(HOST) --port 8081
@@ -42,6 +53,10 @@ eval-summaries: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.load
+
+# Known-item retrieval on SciTLDR-A (README "Search quality"): one JSON line.
+bench-retrieval: $(STAMP)
+	$(PY) -m bench.retrieval
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -75,8 +75,8 @@ def build_app(
     """
     stages, llm_config = resolve_settings(args, environ)
     gate = _stage(ArxivGate, options).bind(stages.gate)
-    fetcher = _stage(ArxivFetcher, options).bind(stages.arxiv, gate)
     embedder = _stage(Embedder, options).bind(stages.embedder)
+    fetcher = _stage(ArxivFetcher, options).bind(stages.arxiv, gate, embedder)
     if stages.summarizer.backend == "vllm" and llm is None:
         llm = _vllm_deployment(llm_config, stages.summarizer.model)
     summarizer = _stage(Summarizer, options).bind(stages.summarizer, embedder, llm)

@@ -5,14 +5,25 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from models.paper import Paper
 
 _DateField = Field(default=None, description="ISO date, YYYY-MM-DD (inclusive).")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# arXiv category names: cs.LG, hep-th, math.AG, astro-ph.GA, q-bio.NC, stat.ML ...
+ArxivCategory = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z-]{0,15}(\.[A-Za-z-]{1,10})?$")
+]
 
 
 def _check_text(value: str, field: str) -> str:
@@ -62,6 +73,11 @@ class ResearchRequest(_DateRange):
     query: str = Field(min_length=3, max_length=500, description="Free text; not arXiv syntax.")
     max_papers: int = Field(default=5, ge=1, le=20)
     include_summaries: bool = True
+    categories: list[ArxivCategory] | None = Field(
+        default=None,
+        max_length=20,
+        description="Only papers in any of these arXiv categories (cs.LG, hep-th, ...).",
+    )
 
     @field_validator("query", mode="after")
     @classmethod
@@ -89,7 +105,11 @@ class Provenance(BaseModel):
     cache: dict[str, int] = Field(
         default_factory=dict,
         description="Counts of work skipped: arxiv_cache_hit (0/1), memory_hits, "
-        "embedded, summaries_made, summaries_reused.",
+        "index_hits, embedded, summaries_made, summaries_reused.",
+    )
+    found_in: dict[str, str] = Field(
+        default_factory=dict,
+        description="arXiv id -> where the search found the paper: api or index.",
     )
 
     @field_validator("timestamp")

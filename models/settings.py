@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 SummarizerBackend = Literal["extractive", "vllm", "openai"]
+ArxivSource = Literal["api", "index", "hybrid"]
 SecretName = Literal["arm_api_key", "openai_api_key", "qdrant_api_key"]
 SECRET_NAMES: tuple[SecretName, ...] = ("arm_api_key", "openai_api_key", "qdrant_api_key")
 
@@ -69,12 +70,24 @@ class ArxivTuning(_Slice):
     cache_size: Kept
 
 
+class IndexSettings(_Slice):
+    """Where the local arXiv index lives: a Qdrant server (``qdrant_url``; the key is read by
+    the replica) or an embedded folder (``path``)."""
+
+    qdrant_url: str | None
+    path: str
+    collection: str
+
+
 class ArxivSettings(_Tuned):
-    """The ArxivFetcher's slice."""
+    """The ArxivFetcher's slice. ``source`` None: the index when it holds records, else the
+    API."""
 
     api_url: str
     timeout_s: float
     backoff_base_s: float
+    source: ArxivSource | None
+    index: IndexSettings
     tuning: ArxivTuning
 
 
@@ -165,6 +178,11 @@ class Settings(BaseModel):
     arxiv_cache_ttl_s: Seconds = Field(default=24 * 3600.0, description="arXiv changes daily.")
     arxiv_cache_size: Kept = 2048
     arxiv_max_results: int = Field(default=50, ge=1, le=2000, description="Cap on candidates.")
+    arxiv_source: ArxivSource | None = Field(
+        default=None, description="api | index | hybrid; unset: the index when it has records."
+    )
+    index_path: str = Field(default="./data/index", description="The embedded local index.")
+    index_collection: str = "arxiv_index"
 
     qdrant_url: str | None = None
     qdrant_path: str = "./data/qdrant"
@@ -221,7 +239,12 @@ class Settings(BaseModel):
 
     def resolved(self) -> Self:
         """The same settings with relative paths made absolute (the replicas' cwd may differ)."""
-        return self.model_copy(update={"qdrant_path": str(Path(self.qdrant_path).resolve())})
+        return self.model_copy(
+            update={
+                "qdrant_path": str(Path(self.qdrant_path).resolve()),
+                "index_path": str(Path(self.index_path).resolve()),
+            }
+        )
 
     def for_stages(self) -> StageSettings:
         """Each stage's own slice: a stage never sees another stage's settings."""
@@ -230,6 +253,12 @@ class Settings(BaseModel):
                 api_url=self.arxiv_api_url,
                 timeout_s=self.arxiv_timeout_s,
                 backoff_base_s=self.arxiv_backoff_base_s,
+                source=self.arxiv_source,
+                index=IndexSettings(
+                    qdrant_url=self.qdrant_url,
+                    path=self.index_path,
+                    collection=self.index_collection,
+                ),
                 tuning=ArxivTuning(
                     num_retries=self.arxiv_num_retries,
                     cache_ttl_s=self.arxiv_cache_ttl_s,

@@ -14,10 +14,13 @@ from models.paper import Paper
 
 @dataclass
 class SearchResult:
-    """What one arXiv search returns (ArxivFetcher -> Ingress), with what it cost.
+    """What one search returns (ArxivFetcher -> Ingress), with what it cost.
 
     ``fallback``: some of ``papers`` came from the looser ORed query sent when the ANDed one
-    found too little; ``query_used`` is then that query."""
+    found too little; ``query_used`` is then that query. ``found_in`` names each paper's
+    source (arXiv id -> "api" or "index"); papers from the index bring their unit ``vectors``
+    and, when the ingest made them, their ``summaries``, so neither is made again.
+    ``warnings``: what degraded (in ``hybrid``, the API failing while the index answered)."""
 
     papers: list[Paper]
     total_found: int
@@ -27,6 +30,11 @@ class SearchResult:
     retries: int = 0
     gate_wait_s: float = 0.0
     fallback: bool = False
+    source: str = "api"
+    found_in: dict[str, str] = field(default_factory=dict)
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    summaries: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -54,8 +54,13 @@ def test_local_config_fits_two_cores_without_gpu() -> None:
         cpus = d.ray_actor_options.num_cpus
         total += replicas * (1.0 if cpus is None else cpus)  # Serve's default is one CPU
     assert total <= 2.0, f"the local graph asks for {total} CPUs at full scale"
-    memory = next(d for d in app.deployments if d.name == "MemoryWriter")
-    assert memory.num_replicas == 1  # embedded Qdrant: one process may open the folder
+    # Embedded Qdrant: one process may open a folder. Memory and the local index (the
+    # fetcher's) are embedded here, so each runs exactly one replica.
+    for owner in ("MemoryWriter", "ArxivFetcher"):
+        stage = next(d for d in app.deployments if d.name == owner)
+        assert stage.num_replicas == 1 and not isinstance(
+            stage.autoscaling_config, dict | AutoscalingConfig
+        ), owner
 
 
 def _manifests() -> list[dict[str, Any]]:

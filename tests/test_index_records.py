@@ -464,3 +464,8 @@ def test_corpus_listings_have_no_abstracts() -> None:
     assert len(got) == 4663
     assert {r.reason for r in got if isinstance(r, BadRecord)} == {"missing field: abstract"}
     assert all(isinstance(r, BadRecord) for r in got)
+
+
+def test_a_record_survives_its_json_form() -> None:
+    record = parse_record(kaggle())
+    assert IndexRecord.from_json(record.to_json()) == record

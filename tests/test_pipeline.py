@@ -48,12 +48,21 @@ class Fetcher:
     asked: list[int] = field(default_factory=list)
 
     async def search(
-        self, text: str, start_date: date | None, end_date: date | None, max_results: int
+        self,
+        text: str,
+        start_date: date | None,
+        end_date: date | None,
+        max_results: int,
+        categories: list[str] | None = None,
     ) -> SearchResult:
         self.asked.append(max_results)
         if self.error:
             raise self.error
-        return SearchResult(self.papers, len(self.papers), f"all:{text}")
+        found_in = {p.arxiv_id: "api" for p in self.papers}
+        return SearchResult(self.papers, len(self.papers), f"all:{text}", found_in=found_in)
+
+    async def info(self) -> dict[str, Any]:
+        return {"source": "api", "configured": "api", "index": None}
 
 
 @dataclass

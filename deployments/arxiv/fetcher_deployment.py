@@ -1,4 +1,5 @@
-"""ArxivFetcher: ``ArxivClient`` served by Serve, taking turns at the application's ArxivGate."""
+"""ArxivFetcher: the search sources (``SearchSources``: the arXiv API through the
+application's ArxivGate, the local index, or both) served by Serve."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import time
 from datetime import date
 from typing import Any
 
+import numpy as np
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from deployments.arxiv.client import ArxivClient
+from deployments.arxiv.sources import SearchSources, open_index
 from deployments.common.lifetime import on_shutdown
 from deployments.common.metrics import FetcherMetrics
 from models.errors import StageError
@@ -33,7 +36,9 @@ class GateHandle:
 
 @serve.deployment(name="ArxivFetcher")
 class ArxivFetcher:
-    def __init__(self, settings: ArxivSettings, gate: DeploymentHandle) -> None:
+    def __init__(
+        self, settings: ArxivSettings, gate: DeploymentHandle, embedder: DeploymentHandle
+    ) -> None:
         self.configured = self.settings = settings  # tuning starts from the configured values
         self.client = ArxivClient(
             settings.api_url,
@@ -42,6 +47,14 @@ class ArxivFetcher:
             backoff_base_s=settings.backoff_base_s,
             **settings.tuning.model_dump(),
         )
+        index = None
+        if settings.source != "api":  # "api" leaves the index closed: an ingest may run
+            index = open_index(settings.index, required=settings.source is not None)
+
+        async def embed_query(text: str) -> np.ndarray:
+            return np.asarray(await embedder.embed.remote([text]))[0]
+
+        self.sources = SearchSources(self.client, index, embed_query, settings.source)
         self.metrics = FetcherMetrics()
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
@@ -55,12 +68,11 @@ class ArxivFetcher:
         start_date: date | None = None,
         end_date: date | None = None,
         max_results: int = 10,
+        categories: list[str] | None = None,
     ) -> SearchResult:
-        """Up to ``max_results`` papers for free text, by arXiv's relevance."""
+        """Up to ``max_results`` papers for free text, best first, from the source."""
         started = time.perf_counter()
-        result = await self.client.search(
-            text, start_date=start_date, end_date=end_date, max_results=max_results
-        )
+        result = await self.sources.search(text, start_date, end_date, max_results, categories)
         self.metrics.search(
             len(result.papers),
             time.perf_counter() - started,
@@ -71,13 +83,18 @@ class ArxivFetcher:
         )
         return result
 
+    async def info(self) -> dict[str, Any]:
+        """The search source in use and what the local index holds."""
+        return await self.sources.info()
+
     def check_health(self) -> None:
         # Local state only: arXiv must not see a request per health check.
         if self.client.is_closed:
             raise StageError("the arXiv HTTP client is closed", "arxiv")
 
     async def release(self) -> None:
-        """Close the HTTP client (its connections to arXiv)."""
+        """Close the HTTP client (its connections to arXiv) and the index."""
         await self.client.aclose()
+        self.sources.close()
 
     __del__ = on_shutdown(release)

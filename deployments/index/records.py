@@ -10,11 +10,11 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from models.paper import Paper
 
@@ -65,6 +65,18 @@ class IndexRecord:
     def embedding_text(self) -> str:
         """What the embedder sees: the same string as ``Paper.embedding_text``."""
         return f"{self.title}. {self.abstract}"
+
+    def to_json(self) -> str:
+        """The record as one JSON object (dates ISO), for carrying it through a Ray dataset."""
+        return json.dumps(asdict(self), default=date.isoformat, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> IndexRecord:
+        """The record ``to_json`` wrote."""
+        fields = json.loads(text)
+        for name in ("published", "updated"):
+            fields[name] = date.fromisoformat(fields[name])
+        return cls(**fields)
 
     def to_paper(self) -> Paper:
         """The record as the arm returns papers (citations rendered by ``Paper``)."""
@@ -290,26 +302,33 @@ def parse_line(path: str, line_no: int, raw: bytes | str) -> IndexRecord | BadRe
 
 
 def iter_lines(path: str | Path, start_line: int = 1) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line) for each non-blank line from ``start_line`` (1-based) on.
+    """(line number, raw line) for each non-blank line of a file from ``start_line`` (1-based).
 
-    Lines are read one at a time. A line over ``MAX_LINE_BYTES`` comes back cut to
-    ``MAX_LINE_BYTES + 1`` bytes (``parse_line`` rejects it) and the rest of it is skipped.
     A missing file or a corrupt gzip stream raises ``OSError``/``EOFError``.
     """
-    with Path(path).open("rb") as raw_handle:
-        # The magic bytes, not the suffix, decide: downloads often lose or gain a ".gz".
-        gzipped = raw_handle.read(2) == _GZIP_MAGIC
-        raw_handle.seek(0)
-        handle: io.BufferedIOBase = gzip.GzipFile(fileobj=raw_handle) if gzipped else raw_handle
-        line_no = 0
-        while line := handle.readline(MAX_LINE_BYTES + 1):
-            line_no += 1
-            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-                while (rest := handle.readline(_DRAIN_BYTES)) and not rest.endswith(b"\n"):
-                    pass
-            if line_no < start_line or not line.strip():
-                continue
-            yield line_no, line
+    with Path(path).open("rb") as handle:
+        yield from iter_stream_lines(handle, start_line)
+
+
+def iter_stream_lines(stream: BinaryIO, start_line: int = 1) -> Iterator[tuple[int, bytes]]:
+    """``iter_lines`` over an open binary stream (a file, or Ray Data's pyarrow stream).
+
+    Gzip is recognised by its magic bytes, not a suffix: downloads often lose or gain a ".gz".
+    Lines are read one at a time. A line over ``MAX_LINE_BYTES`` comes back cut to
+    ``MAX_LINE_BYTES + 1`` bytes (``parse_line`` rejects it) and the rest of it is skipped.
+    """
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[type-var]
+    gzipped = buffered.peek(2)[:2] == _GZIP_MAGIC
+    handle: BinaryIO = gzip.GzipFile(fileobj=buffered) if gzipped else buffered  # type: ignore[assignment]
+    line_no = 0
+    while line := handle.readline(MAX_LINE_BYTES + 1):
+        line_no += 1
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := handle.readline(_DRAIN_BYTES)) and not rest.endswith(b"\n"):
+                pass
+        if line_no < start_line or not line.strip():
+            continue
+        yield line_no, line
 
 
 def read_records(path: str | Path, start_line: int = 1) -> Iterator[IndexRecord | BadRecord]:

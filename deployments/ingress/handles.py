@@ -18,9 +18,17 @@ class FetcherHandle:
         self._handle = handle
 
     async def search(
-        self, text: str, start_date: date | None, end_date: date | None, max_results: int
+        self,
+        text: str,
+        start_date: date | None,
+        end_date: date | None,
+        max_results: int,
+        categories: list[str] | None,
     ) -> SearchResult:
-        return await self._handle.search.remote(text, start_date, end_date, max_results)
+        return await self._handle.search.remote(text, start_date, end_date, max_results, categories)
+
+    async def info(self) -> dict[str, Any]:
+        return await self._handle.info.remote()
 
 
 class EmbedderHandle:

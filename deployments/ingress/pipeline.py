@@ -50,6 +50,20 @@ def _abandon(task: asyncio.Future[Any]) -> None:
     task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
+_SEARCH_METHOD = {
+    "api": "arXiv API search",
+    "index": "local index search (dense + BM25)",
+    "hybrid": "local index search (dense + BM25) and arXiv API for newer papers",
+}
+
+
+def _sources(found_in: dict[str, str], memory: bool) -> list[str]:
+    """Provenance ``sources``: "arxiv" (the API), "index", "memory", in that order."""
+    origins = set(found_in.values())
+    names = [name for key, name in (("api", "arxiv"), ("index", "index")) if key in origins]
+    return [*(names or ["arxiv"]), *(["memory"] if memory else [])]
+
+
 def relevance(similarity: float) -> float:
     """Cosine similarity of unit vectors mapped to [0, 1]: negatives (unrelated) become 0."""
     return 0.0 if math.isnan(similarity) else min(1.0, max(0.0, similarity))
@@ -126,11 +140,14 @@ class ResearchPipeline:
         started = time.perf_counter()
         query_vec_task = asyncio.ensure_future(self.embed_query(req.query))
         try:
-            found = await self.fetcher.search(req.query, req.start_date, req.end_date, wanted)
+            found = await self.fetcher.search(
+                req.query, req.start_date, req.end_date, wanted, req.categories
+            )
         except BaseException:
             _abandon(query_vec_task)
             raise
-        timer.add("arxiv", started)
+        timer.add("search", started)
+        warnings.extend(found.warnings)
         # One entry per paper (a source may list one twice), never more than was asked for.
         candidates: list[Paper] = list({p.arxiv_id: p for p in found.papers}.values())[:wanted]
 
@@ -144,9 +161,12 @@ class ResearchPipeline:
                 warnings.append(f"memory lookup failed, nothing reused: {unwrap(exc)}")
         timer.add("memory_lookup", started)
 
-        # 4. Embed the rest (one call: the Embedder batches it with other requests' texts).
+        # 4. Embed the rest (one call: the Embedder batches it with other requests' texts);
+        # papers from the local index brought their vectors.
         started = time.perf_counter()
-        fresh = [p for p in candidates if p.arxiv_id not in stored]
+        fresh = [
+            p for p in candidates if p.arxiv_id not in stored and p.arxiv_id not in found.vectors
+        ]
         try:
             texts = [p.embedding_text for p in fresh]
             fresh_vectors = await self.embedder.embed(texts) if fresh else None
@@ -155,7 +175,8 @@ class ResearchPipeline:
             _abandon(query_vec_task)
             raise
         timer.add("embed", started)
-        vectors: dict[str, np.ndarray] = {k: v.vector for k, v in stored.items()}
+        vectors: dict[str, np.ndarray] = {**found.vectors}
+        vectors.update({k: v.vector for k, v in stored.items()})
         for i, paper in enumerate(fresh):
             vectors[paper.arxiv_id] = np.asarray(fresh_vectors)[i]
 
@@ -174,8 +195,10 @@ class ResearchPipeline:
             todo = []
             for paper in top:
                 old = stored.get(paper.arxiv_id)
-                if old is not None and old.summary:
-                    paper.summary = old.summary
+                kept = old.summary if old is not None else None
+                kept = kept or found.summaries.get(paper.arxiv_id)  # made by the ingest
+                if kept:
+                    paper.summary = kept
                     reused += 1
                 else:
                     todo.append(paper)
@@ -220,8 +243,9 @@ class ResearchPipeline:
             provenance=Provenance(
                 arm_id=self.arm_id,
                 request_id=request_id,
-                sources=["arxiv", "memory"] if stored else ["arxiv"],
-                method="arXiv search, MiniLM cosine re-ranking, "
+                sources=_sources(found.found_in, bool(stored)),
+                method=f"{_SEARCH_METHOD.get(found.source, found.source)}, MiniLM cosine "
+                "re-ranking, "
                 + (
                     f"{self.models.get('summarizer', 'summarizer')} summaries"
                     if req.include_summaries
@@ -232,11 +256,13 @@ class ResearchPipeline:
                 cache={
                     "arxiv_cache_hit": int(found.cache_hit),
                     "memory_hits": len(stored),
+                    "index_hits": sum(1 for s in found.found_in.values() if s == "index"),
                     "embedded": len(fresh),
                     "summaries_made": len(made),
                     "summaries_reused": reused,
                     "stored": len(changes),
                 },
+                found_in={p.arxiv_id: found.found_in.get(p.arxiv_id, "api") for p in top},
             ),
             warnings=warnings,
         )

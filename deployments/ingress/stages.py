@@ -16,8 +16,17 @@ from models.stage_types import NewMemory, SearchResult, StoredPaper, SummaryOutc
 
 class SearchStage(Protocol):
     async def search(
-        self, text: str, start_date: date | None, end_date: date | None, max_results: int
+        self,
+        text: str,
+        start_date: date | None,
+        end_date: date | None,
+        max_results: int,
+        categories: list[str] | None,
     ) -> SearchResult: ...
+
+    async def info(self) -> dict[str, Any]:
+        """``source`` and ``index`` (records, newest): what /capabilities and /health show."""
+        ...
 
 
 class EmbedStage(Protocol):

@@ -1,0 +1,262 @@
+"""``SearchSources``: where the fetcher looks for papers (``ARXIV_SOURCE``).
+
+- ``api``: arXiv's API (``ArxivClient``, behind the application's gate).
+- ``index``: the local index (``PaperIndex``): the query embedded once, dense + lexical search
+  with the date range and categories as filters. Papers come with their vectors (and stored
+  summaries), so nothing else is embedded.
+- ``hybrid``: the index, plus the API for what is newer than the index's newest record (the
+  API is asked only when the requested range reaches past it); merged by arXiv id, the latest
+  version kept. If the API fails, the index's answer stands, with a warning.
+- unset: the index when it holds records, else the API (read again every ``STATS_TTL_S``, so
+  an index filled by a server-mode ingest is picked up without a restart).
+
+Index calls are blocking qdrant-client calls: they run on one thread of their own, so the
+replica's event loop never waits on them (and embedded Qdrant sees one thread, as it wants).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+
+from deployments.arxiv.client import ArxivClient
+from deployments.common.logs import arm_logger
+from deployments.index.paper_index import IndexHit, IndexLocked, IndexStats, PaperIndex
+from models.errors import ArmError, StageError, unwrap
+from models.paper import Paper
+from models.settings import ArxivSource, IndexSettings, read_secret
+from models.stage_types import SearchResult
+
+logger = arm_logger(__name__)
+
+EmbedQuery = Callable[[str], Awaitable[np.ndarray]]
+STATS_TTL_S = 60.0  # how long the index's record count and newest date are trusted
+
+
+def open_index(settings: IndexSettings, required: bool) -> PaperIndex | None:
+    """The local index as a reader. Embedded and locked by an ingest: an error when the
+    source must be the index, else None (the API serves until a restart)."""
+    key = read_secret("qdrant_api_key")
+    try:
+        return PaperIndex(
+            None,
+            url=settings.qdrant_url,
+            path=settings.path,
+            api_key=key.get_secret_value() if key else None,
+            collection=settings.collection,
+        )
+    except IndexLocked:
+        if required:
+            raise
+        logger.warning("the local index is locked (an ingest running?): the arXiv API serves")
+        return None
+
+
+class SearchSources:
+    """One search over the configured source; see the module docstring."""
+
+    def __init__(
+        self,
+        client: ArxivClient,
+        index: PaperIndex | None,
+        embed_query: EmbedQuery,
+        source: ArxivSource | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if source in ("index", "hybrid") and index is None:
+            raise ValueError(f"ARXIV_SOURCE={source} needs the local index")
+        self.client = client
+        self.index = index
+        self.embed_query = embed_query
+        self.configured = source
+        self._clock = clock
+        self._stats: tuple[float, IndexStats] | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="index") if index else None
+
+    async def _on_index_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        assert self._thread is not None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, lambda: fn(*args, **kwargs))
+
+    async def stats(self) -> IndexStats | None:
+        """What the index holds (cached ``STATS_TTL_S``); None without an index."""
+        if self.index is None:
+            return None
+        now = self._clock()
+        if self._stats is None or now - self._stats[0] > STATS_TTL_S:
+            self._stats = (now, await self._on_index_thread(self.index.stats))
+        return self._stats[1]
+
+    async def effective_source(self) -> ArxivSource:
+        """The source a search uses now: the configured one, or the automatic choice."""
+        if self.configured is not None:
+            return self.configured
+        stats = await self.stats()
+        return "index" if stats is not None and stats.records > 0 else "api"
+
+    async def info(self) -> dict[str, Any]:
+        """For ``/capabilities`` and ``/health``: the source and what the index holds."""
+        stats = await self.stats()
+        return {
+            "source": await self.effective_source(),
+            "configured": self.configured or "auto",
+            "index": None
+            if stats is None or self.index is None
+            else {
+                "records": stats.records,
+                "newest": stats.newest.isoformat() if stats.newest else None,
+                "location": self.index.location,
+            },
+        }
+
+    async def search(
+        self,
+        text: str,
+        start_date: date | None = None,
+        end_date: date | None = None,
+        max_results: int = 10,
+        categories: Sequence[str] | None = None,
+    ) -> SearchResult:
+        """Up to ``max_results`` papers for free text from the effective source."""
+        source = await self.effective_source()
+        if source == "api":
+            return await self._from_api(text, start_date, end_date, max_results, categories)
+        if source == "index":
+            return await self._from_index(text, start_date, end_date, max_results, categories)
+        return await self._hybrid(text, start_date, end_date, max_results, categories)
+
+    async def _from_api(
+        self,
+        text: str,
+        start_date: date | None,
+        end_date: date | None,
+        max_results: int,
+        categories: Sequence[str] | None,
+    ) -> SearchResult:
+        result = await self.client.search(
+            text, start_date=start_date, end_date=end_date, max_results=max_results
+        )
+        if categories:  # arXiv's answer filtered here; the query itself stays the user's words
+            wanted = set(categories)
+            result.papers = [p for p in result.papers if wanted & set(p.categories)]
+        result.source = "api"
+        result.found_in = {p.arxiv_id: "api" for p in result.papers}
+        return result
+
+    async def _from_index(
+        self,
+        text: str,
+        start_date: date | None,
+        end_date: date | None,
+        max_results: int,
+        categories: Sequence[str] | None,
+    ) -> SearchResult:
+        assert self.index is not None
+        vector = np.asarray(await self.embed_query(text), dtype=np.float32)
+        if self.index.dimension is not None and vector.shape[-1] != self.index.dimension:
+            raise StageError(
+                f"the index holds {self.index.dimension}-d vectors but the Embedder makes "
+                f"{vector.shape[-1]}-d ones: ingest again with the serving EMBEDDING_MODEL",
+                "arxiv",
+            )
+        hits: list[IndexHit] = await self._on_index_thread(
+            self.index.search,
+            vector,
+            text,
+            max_results,
+            start_date=start_date,
+            end_date=end_date,
+            categories=categories,
+        )
+        return SearchResult(
+            papers=[h.paper for h in hits],
+            total_found=len(hits),
+            query_used=_describe(text, start_date, end_date, categories),
+            source="index",
+            found_in={h.paper.arxiv_id: "index" for h in hits},
+            vectors={h.paper.arxiv_id: h.vector for h in hits},
+            summaries={h.paper.arxiv_id: h.summary for h in hits if h.summary},
+        )
+
+    async def _hybrid(
+        self,
+        text: str,
+        start_date: date | None,
+        end_date: date | None,
+        max_results: int,
+        categories: Sequence[str] | None,
+    ) -> SearchResult:
+        stats = await self.stats()
+        newest = stats.newest if stats else None
+        index_task = self._from_index(text, start_date, end_date, max_results, categories)
+        # Only what the index cannot hold goes to arXiv: submitted after its newest record.
+        after = newest + timedelta(days=1) if newest else None
+        if after is not None and end_date is not None and end_date < after:
+            result = await index_task
+            result.source = "hybrid"
+            return result
+        api_start = max(start_date, after) if start_date and after else (after or start_date)
+        api_task = self._from_api(text, api_start, end_date, max_results, categories)
+        indexed, fresh = await asyncio.gather(index_task, api_task, return_exceptions=True)
+        if isinstance(indexed, BaseException):
+            raise indexed
+        result = indexed
+        result.source = "hybrid"
+        if isinstance(fresh, BaseException):
+            if not isinstance(unwrap(fresh), ArmError):
+                raise fresh
+            result.warnings.append(
+                f"arXiv API not asked for papers newer than the index: {unwrap(fresh)}"
+            )
+            return result
+        result.papers, result.found_in = merge_latest(result.papers, fresh.papers, max_results)
+        for arxiv_id, origin in result.found_in.items():
+            if origin == "api":  # a newer version than the index's: its vector is stale
+                result.vectors.pop(arxiv_id, None)
+                result.summaries.pop(arxiv_id, None)
+        result.total_found = indexed.total_found + fresh.total_found
+        result.query_used = f"{result.query_used} + arXiv API: {fresh.query_used}"
+        result.requests, result.retries = fresh.requests, fresh.retries
+        result.gate_wait_s, result.cache_hit = fresh.gate_wait_s, fresh.cache_hit
+        return result
+
+    def close(self) -> None:
+        """Stop the index thread and release the index."""
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
+        if self.index is not None:
+            self.index.close()
+
+
+def merge_latest(
+    indexed: list[Paper], fresh: list[Paper], limit: int
+) -> tuple[list[Paper], dict[str, str]]:
+    """Both lists merged by arXiv id, the latest version of each kept (the index's on a tie:
+    it has the vector); the index's order first (its hits are ranked), then what only the API
+    found; at most ``limit``. Also each kept paper's origin, "index" or "api"."""
+    by_id: dict[str, tuple[Paper, str]] = {}
+    for paper, origin in [*((p, "index") for p in indexed), *((p, "api") for p in fresh)]:
+        kept = by_id.get(paper.arxiv_id)
+        if kept is None or paper.version > kept[0].version:
+            by_id[paper.arxiv_id] = (paper, origin)
+    chosen = list(by_id.values())[:limit]
+    return [p for p, _ in chosen], {p.arxiv_id: origin for p, origin in chosen}
+
+
+def _describe(
+    text: str, start_date: date | None, end_date: date | None, categories: Sequence[str] | None
+) -> str:
+    """``query_used`` for an index search: what was searched, under which filters."""
+    parts = [f"index: {text}"]
+    if start_date or end_date:
+        parts.append(f"published {start_date or '...'}..{end_date or '...'}")
+    if categories:
+        parts.append("categories " + ",".join(categories))
+    return "; ".join(parts)

@@ -1,0 +1,287 @@
+"""The ingest job: arXiv bulk metadata (JSON Lines) -> the local index, as a Ray Data pipeline.
+
+    python -m deployments.index.ingest FILE [FILE ...] [--summaries] [--embed-actors N]
+                                                      [--gpus-per-actor G] [--report FILE]
+
+read (``JsonLinesDatasource``: streamed line by line, plain or gzip) -> parse (``parse_rows``:
+records, or bad lines with their line numbers; records the index already holds at that
+version dropped here, before any embedding) -> embed (``EmbedRows`` actors: the Embedder's own
+``TextEmbedder``, on CPU or on a GPU each, optionally the extractive summary too) -> this
+process writes batches to Qdrant (``PaperIndex.upsert``; embedded Qdrant admits one process).
+
+The same command runs on one machine (a local Ray) or on a cluster (``RAY_ADDRESS``, as a
+KubeRay RayJob: ``k8s/ingest-rayjob.yaml``). Memory stays flat whatever the file size: Ray
+Data streams blocks with backpressure. Killed and run again, it resumes: points are keyed by
+the version-less id (uuid5), and what the index already holds is skipped before embedding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from deployments.index.ingest_stages import EmbedRows, datasource_class, parse_rows, version_key
+from deployments.index.paper_index import IndexLocked, PaperIndex
+from deployments.index.records import (
+    IndexRecord,
+)
+from models.settings import Settings
+
+if TYPE_CHECKING:
+    pass
+
+WRITE_BATCH = 256  # points per Qdrant upsert
+BAD_SAMPLES = 20  # bad lines listed in the report (all are counted)
+ENCODE_SAMPLE = 512  # texts the raw-encode comparison embeds
+
+
+@dataclass
+class IngestReport:
+    """What one run did. ``records_per_s``: records written after the first batch over the time
+    since it was written (the steady state; start-up excluded); ``encode_per_s`` is the raw
+    ``TextEmbedder.embed`` rate on a sample of the same texts, same threads, in this process."""
+
+    files: list[str]
+    indexed: int = 0
+    already_present: int = 0
+    superseded: int = 0
+    bad: int = 0
+    bad_reasons: dict[str, int] = field(default_factory=dict)
+    bad_samples: list[str] = field(default_factory=list)
+    summaries: bool = False
+    seconds: float = 0.0
+    records_per_s: float = 0.0
+    encode_per_s: float | None = None
+    throughput_vs_encode: float | None = None
+    index: dict[str, Any] = field(default_factory=dict)
+    sample_texts: list[str] = field(default_factory=list, repr=False)  # for the encode check
+
+
+def ingest(
+    paths: Sequence[str],
+    index: PaperIndex,
+    *,
+    model: str | None = None,
+    device: str = "cpu",
+    threads: int = 2,
+    batch_size: int = 8,
+    embed_actors: int = 1,
+    gpus_per_actor: float = 0.0,
+    summaries: bool = False,
+    progress: bool = True,
+) -> IngestReport:
+    """Run the pipeline over ``paths`` into ``index``; see the module docstring."""
+    import ray
+    import ray.data as rd
+
+    ctx = rd.DataContext.get_current()
+    ctx.enable_progress_bars = False  # one bar of our own, with records/s
+    ctx.print_on_execution_start = False
+    files = [p if "://" in p else str(Path(p).resolve()) for p in paths]
+    report = IngestReport(files=files, summaries=summaries)
+    sample_texts: list[str] = []
+    started = time.perf_counter()
+    present = ray.put(
+        np.sort(np.fromiter((version_key(i, v) for i, v in index.iter_versions()), dtype=np.int64))
+    )
+    # Reading and parsing are light: a fraction of a core each, so the embedding actors get the
+    # machine (one core here, a GPU each on a cluster).
+    ds = rd.read_datasource(datasource_class()(files), num_cpus=0.25)
+    ds = ds.map_batches(
+        parse_rows, fn_kwargs={"present": present}, batch_format="numpy", num_cpus=0.25
+    )
+    ds = ds.map_batches(
+        EmbedRows,
+        fn_constructor_kwargs={
+            "model": model,
+            "device": "cuda" if gpus_per_actor else device,
+            "threads": threads,
+            "batch_size": batch_size,
+            "summaries": summaries,
+        },
+        batch_size=WRITE_BATCH,
+        batch_format="numpy",
+        compute=rd.ActorPoolStrategy(size=embed_actors),
+        num_cpus=0 if gpus_per_actor else 1,
+        num_gpus=gpus_per_actor,
+    )
+    bar = _progress(progress)
+    first_write: float | None = None
+    first_batch = 0
+    reasons: Counter[str] = Counter()
+    for batch in ds.iter_batches(batch_size=WRITE_BATCH, batch_format="numpy", prefetch_batches=2):
+        status = batch["status"]
+        good = [i for i, s in enumerate(status) if s == "new"]
+        report.already_present += int(np.sum(status == "present"))
+        for i in np.flatnonzero(status == "bad"):
+            reasons[str(batch["error"][i])] += 1
+            if len(report.bad_samples) < BAD_SAMPLES:
+                report.bad_samples.append(
+                    f"{batch['path'][i]}:{batch['line'][i]}: {batch['error'][i]}"
+                )
+        records = [IndexRecord.from_json(str(batch["record"][i])) for i in good]
+        made = [str(batch["summary"][i]) or None for i in good] if summaries else None
+        written = index.upsert(records, batch["vector"][good], made) if records else 0
+        if first_write is None:
+            first_write, first_batch = time.perf_counter(), written
+        report.indexed += written
+        report.superseded += len(records) - written
+        if len(sample_texts) < ENCODE_SAMPLE:
+            sample_texts.extend(
+                str(batch["text"][i]) for i in good[: ENCODE_SAMPLE - len(sample_texts)]
+            )
+        bar.update(len(status))
+    bar.close()
+    ended = time.perf_counter()
+    report.seconds = round(ended - started, 2)
+    report.bad = sum(reasons.values())
+    report.bad_reasons = dict(reasons.most_common())
+    # Steady state: the records written after the first batch, over the time since it landed
+    # (before it: Ray starting the actors and loading the model, a fixed cost per run).
+    steady = ended - first_write if first_write else 0.0
+    later = report.indexed - first_batch
+    report.records_per_s = round(later / steady, 2) if steady > 0 and later > 0 else 0.0
+    stats = index.stats()
+    report.index = {
+        "location": index.location,
+        "collection": index.collection,
+        "records": stats.records,
+        "newest": stats.newest.isoformat() if stats.newest else None,
+    }
+    report.sample_texts = sample_texts
+    return report
+
+
+class _NoBar:
+    def update(self, n: int) -> None: ...
+    def close(self) -> None: ...
+
+
+def _progress(enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(unit=" records", desc="ingest", file=sys.stderr, smoothing=0.1, mininterval=1.0)
+
+
+def encode_rate(texts: list[str], model: str | None, threads: int, batch_size: int) -> float:
+    """Texts/s of a bare ``TextEmbedder.embed`` over ``texts`` (the ceiling ingest is held
+    against), after one warm-up call."""
+    from deployments.common.process import configure_model_process
+    from deployments.embedder.text_embedder import TextEmbedder
+
+    configure_model_process(torch_threads=1)
+    embedder = TextEmbedder(model, batch_size=batch_size, workers=threads)
+    embedder.embed(texts[:16])
+    started = time.perf_counter()
+    embedder.embed(texts)
+    rate = len(texts) / (time.perf_counter() - started)
+    embedder.close()
+    return rate
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m deployments.index.ingest",
+        description="Ingest arXiv metadata (Kaggle arxiv-metadata-oai-snapshot JSON Lines, "
+        "plain or .gz, or arXiv .abs header records) into the local index. Settings as the "
+        "graph's: INDEX_PATH (embedded, default ./data/index) or QDRANT_URL (a server), "
+        "EMBEDDING_MODEL. Run it while the graph is stopped when the index is embedded.",
+    )
+    parser.add_argument("paths", nargs="+", help="JSON Lines files (local paths or URIs)")
+    parser.add_argument(
+        "--summaries",
+        action="store_true",
+        help="also store each paper's extractive summary (serving then makes none)",
+    )
+    parser.add_argument("--embed-actors", type=int, default=1, help="embedding actors (default 1)")
+    parser.add_argument(
+        "--gpus-per-actor",
+        type=float,
+        default=0.0,
+        help="GPUs per embedding actor; 0 embeds on CPU (default)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU: encode shards per actor, one thread each (default: the "
+        "EMBEDDING_THREADS setting, else 2)",
+    )
+    parser.add_argument(
+        "--encode-check",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time a bare encode of the same texts and report the ratio",
+    )
+    parser.add_argument("--report", type=Path, help="also write the report (JSON) here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+
+    settings = Settings.load().resolved()
+    import ray
+
+    from deployments.common.process import configure_model_process
+    from deployments.embedder.text_embedder import TextEmbedder
+    from models.settings import read_secret
+
+    threads = args.threads or settings.embedding_threads or 2
+    try:
+        # The dimension, from the model itself (a few seconds, once).
+        configure_model_process(torch_threads=1)
+        probe = TextEmbedder(settings.embedding_model)
+        dimension = probe.dimension
+        probe.close()
+        key = read_secret("qdrant_api_key")
+        index = PaperIndex(
+            dimension,
+            url=settings.qdrant_url,
+            path=settings.index_path,
+            api_key=key.get_secret_value() if key else None,
+            collection=settings.index_collection,
+        )
+    except IndexLocked as exc:
+        print(f"ingest: {exc}", file=sys.stderr)
+        return 2
+    ray.init(ignore_reinit_error=True, logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        report = ingest(
+            args.paths,
+            index,
+            model=settings.embedding_model,
+            device=settings.embedding_device,
+            threads=threads,
+            batch_size=settings.embedding_batch_size,
+            embed_actors=args.embed_actors,
+            gpus_per_actor=args.gpus_per_actor,
+            summaries=args.summaries,
+            progress=not args.quiet,
+        )
+    finally:
+        index.close()
+    if args.encode_check and report.sample_texts and not args.gpus_per_actor:
+        rate = encode_rate(
+            report.sample_texts, settings.embedding_model, threads, settings.embedding_batch_size
+        )
+        report.encode_per_s = round(rate, 2)
+        report.throughput_vs_encode = round(report.records_per_s / rate, 3)
+    out = {k: v for k, v in asdict(report).items() if k != "sample_texts"}
+    print(json.dumps(out))
+    if args.report:
+        args.report.write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The local index on a real embedded Qdrant with the real MiniLM: what a search finds, under
+which filters, and what a newer or older version does to a stored paper."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arm_dev.arxiv_standin import SAMPLE_CORPUS
+from deployments.embedder.text_embedder import TextEmbedder
+from deployments.index.lexical import LexicalEncoder, term_id
+from deployments.index.paper_index import IndexLocked, PaperIndex
+from deployments.index.records import IndexRecord, read_records
+
+RECORDS = [r for r in read_records(SAMPLE_CORPUS) if isinstance(r, IndexRecord)]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Iterator[TextEmbedder]:
+    model = TextEmbedder()
+    yield model
+    model.close()
+
+
+@pytest.fixture
+def index(tmp_path: Path, embedder: TextEmbedder) -> Iterator[PaperIndex]:
+    paper_index = PaperIndex(embedder.dimension, path=str(tmp_path / "index"))
+    vectors = embedder.embed([r.embedding_text for r in RECORDS])
+    assert paper_index.upsert(RECORDS, vectors, ["a stored summary"] * len(RECORDS)) == 10
+    yield paper_index
+    paper_index.close()
+
+
+def _search(index: PaperIndex, embedder: TextEmbedder, text: str, **kw: object) -> list[str]:
+    hits = index.search(embedder.embed([text])[0], text, 3, **kw)
+    return [h.paper.arxiv_id for h in hits]
+
+
+def test_stems_meet_and_stopwords_go() -> None:
+    lexical = LexicalEncoder()
+    assert lexical.terms("The Networks were trained") == lexical.terms("network training")
+    query = lexical.query("graph networks of graphs")
+    assert query.indices == sorted({term_id("graph"), term_id("network")})
+    doc = lexical.document("graph graph network")
+    weights = dict(zip(doc.indices, doc.values, strict=True))
+    assert weights[term_id("graph")] > weights[term_id("network")] > 0  # saturating tf
+
+
+def test_search_finds_by_meaning_and_by_words(index: PaperIndex, embedder: TextEmbedder) -> None:
+    # Words: an exact rare term of one abstract.
+    assert _search(index, embedder, "bosonic codes")[0] == "2403.00006"
+    # Meaning, few shared words: "exoplanet air" ~ "Exoplanet Atmospheres ... Spectroscopy".
+    assert (
+        _search(index, embedder, "what the air of planets around other stars is made of")[0]
+        == "2405.00010"
+    )
+
+
+def test_hits_carry_vector_summary_and_citation(index: PaperIndex, embedder: TextEmbedder) -> None:
+    (hit,) = index.search(embedder.embed(["weak lensing"])[0], "weak lensing", 1)
+    assert hit.paper.arxiv_id == "2405.00009" and hit.summary == "a stored summary"
+    assert hit.vector.shape == (embedder.dimension,)
+    assert np.isclose(np.linalg.norm(hit.vector), 1.0, atol=1e-3)
+    assert "arXiv:2405.00009" in hit.paper.citation and hit.paper.categories == ["astro-ph.CO"]
+
+
+def test_date_and_category_filters(index: PaperIndex, embedder: TextEmbedder) -> None:
+    march = _search(
+        index, embedder, "neural networks", start_date=date(2024, 3, 1), end_date=date(2024, 3, 31)
+    )
+    assert set(march) <= {"2403.00005", "2403.00006"} and "2403.00005" in march
+    quantum = _search(index, embedder, "neural networks", categories=["quant-ph"])
+    assert set(quantum) <= {"2403.00005", "2403.00006"} and quantum
+    assert _search(index, embedder, "neural networks", start_date=date(2030, 1, 1)) == []
+
+
+def test_a_newer_version_replaces_an_older_one_never_the_reverse(
+    index: PaperIndex, embedder: TextEmbedder
+) -> None:
+    old = RECORDS[0]
+    newer = replace(old, version=3, title="Sparse Attention Transformers, revised")
+    vec = embedder.embed([newer.embedding_text])
+    assert index.upsert([newer], vec) == 1
+    assert index.upsert([replace(old, version=2)], vec) == 0  # an older snapshot
+    assert index.versions([old.arxiv_id]) == {old.arxiv_id: 3}
+    assert index.stats().records == 10  # replaced in place, never a second point
+    assert dict(index.iter_versions())[old.arxiv_id] == 3
+
+
+def test_stats_say_how_many_and_how_new(index: PaperIndex) -> None:
+    stats = index.stats()
+    assert stats.records == 10 and stats.newest == date(2024, 5, 7)
+
+
+def test_a_reader_before_any_ingest_finds_nothing_and_creates_nothing(tmp_path: Path) -> None:
+    reader = PaperIndex(None, path=str(tmp_path / "empty"))
+    assert reader.stats().records == 0
+    assert reader.rank(np.ones(384, dtype=np.float32), "anything", 5) == []
+    assert not reader.client.collection_exists(reader.collection)
+    reader.close()
+
+
+def test_a_second_process_on_an_embedded_index_gets_a_clear_error(index: PaperIndex) -> None:
+    with pytest.raises(IndexLocked, match="open in another process"):
+        PaperIndex(None, path=index.location)
