@@ -24,6 +24,11 @@ class HealthStatus(BaseModel):
     arm_id: str
     version: str
     stages: dict[str, StageHealth] = Field(default_factory=dict)
+    search: dict[str, Any] | None = Field(
+        default=None,
+        description="The search source in use (api, index, hybrid) and what the local index "
+        "holds: records and the newest paper's date. Null while the fetcher does not answer.",
+    )
 
 
 class CapabilityManifest(BaseModel):
@@ -38,3 +43,6 @@ class CapabilityManifest(BaseModel):
     output_schema: dict[str, Any]
     limits: dict[str, Any]
     models: dict[str, str]
+    search: dict[str, Any] | None = Field(
+        default=None, description="As in /health: the search source and the local index."
+    )

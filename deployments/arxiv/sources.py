@@ -111,7 +111,6 @@ class SearchSources:
             else {
                 "records": stats.records,
                 "newest": stats.newest.isoformat() if stats.newest else None,
-                "location": self.index.location,
             },
         }
 

@@ -104,6 +104,8 @@ class FetcherMetrics(StageMetrics):
         if cache_hit:
             self.cache_hits.inc()
             return
+        if not requests:  # answered by the local index alone: arXiv was not asked
+            return
         self.requests.inc(requests)
         self.gate_wait.observe(gate_wait_s * 1000.0)
         if retries:

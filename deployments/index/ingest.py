@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deployments.index.ingest_stages import EmbedRows, datasource_class, parse_rows, version_key
+from deployments.index.ingest_stages import EmbedRows, HeldVersions, datasource_class, parse_rows
 from deployments.index.paper_index import IndexLocked, PaperIndex
 from deployments.index.records import (
     IndexRecord,
@@ -91,9 +91,7 @@ def ingest(
     report = IngestReport(files=files, summaries=summaries)
     sample_texts: list[str] = []
     started = time.perf_counter()
-    present = ray.put(
-        np.sort(np.fromiter((version_key(i, v) for i, v in index.iter_versions()), dtype=np.int64))
-    )
+    present = ray.put(HeldVersions(index.iter_versions()))
     # Reading and parsing are light: a fraction of a core each, so the embedding actors get the
     # machine (one core here, a GPU each on a cluster).
     ds = rd.read_datasource(datasource_class()(files), num_cpus=0.25)

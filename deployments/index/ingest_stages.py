@@ -20,10 +20,26 @@ if TYPE_CHECKING:
 ROWS_PER_BLOCK = 1000  # lines per block out of a read task (a few MB of raw JSON)
 
 
-def version_key(arxiv_id: str, version: int) -> int:
-    """64-bit key of (id, version): the skip set of a 2.8 M-record index is ~22 MB of int64."""
-    digest = hashlib.blake2b(f"{arxiv_id}v{version}".encode(), digest_size=8).digest()
+def id_key(arxiv_id: str) -> int:
+    """64-bit key of an arXiv id: the held-versions table of a 2.8 M-record index is ~34 MB."""
+    digest = hashlib.blake2b(arxiv_id.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little", signed=True)
+
+
+class HeldVersions:
+    """What the index holds, as sorted id keys and the version held of each (numpy, so it
+    ships to the parse tasks through the object store once)."""
+
+    def __init__(self, held: Iterator[tuple[str, int]]) -> None:
+        pairs = sorted((id_key(i), v) for i, v in held)
+        self.keys = np.fromiter((k for k, _ in pairs), dtype=np.int64, count=len(pairs))
+        self.versions = np.fromiter((v for _, v in pairs), dtype=np.int32, count=len(pairs))
+
+    def holds(self, arxiv_id: str, version: int) -> bool:
+        """True when the index holds this version of the paper or a later one."""
+        key = id_key(arxiv_id)
+        i = int(np.searchsorted(self.keys, key))
+        return i < len(self.keys) and int(self.keys[i]) == key and int(self.versions[i]) >= version
 
 
 def datasource_class() -> type:
@@ -51,14 +67,14 @@ def datasource_class() -> type:
     return JsonLinesDatasource
 
 
-_PRESENT: dict[Any, np.ndarray] = {}  # per worker process: the skip set, fetched once
+_HELD: dict[Any, HeldVersions] = {}  # per worker process: fetched once per run
 
 
 def parse_rows(batch: dict[str, np.ndarray], present: Any = None) -> dict[str, np.ndarray]:
-    """Raw lines -> ``status`` ("new", "present": the index holds this version already, or
+    """Raw lines -> ``status`` ("new"; "present": the index holds this version or a later one;
     "bad"), ``record`` (IndexRecord JSON for "new"), ``text`` to embed, ``error`` (a bad line's
-    reason). ``present``: an object ref of the sorted int64 ``version_key``s in the index."""
-    keys = _present_keys(present)
+    reason). ``present``: an object ref of the index's ``HeldVersions``."""
+    held = _held(present)
     out: dict[str, list[Any]] = {
         k: [] for k in ("path", "line", "status", "record", "text", "error")
     }
@@ -67,7 +83,7 @@ def parse_rows(batch: dict[str, np.ndarray], present: Any = None) -> dict[str, n
         row = {"status": "new", "record": "", "text": "", "error": ""}
         if isinstance(parsed, BadRecord):
             row.update(status="bad", error=parsed.reason)
-        elif _contains(keys, version_key(parsed.arxiv_id, parsed.version)):
+        elif held is not None and held.holds(parsed.arxiv_id, parsed.version):
             row.update(status="present")
         else:
             row.update(record=parsed.to_json(), text=parsed.embedding_text)
@@ -78,19 +94,14 @@ def parse_rows(batch: dict[str, np.ndarray], present: Any = None) -> dict[str, n
     return {k: np.asarray(v, dtype=np.int64 if k == "line" else object) for k, v in out.items()}
 
 
-def _contains(sorted_keys: np.ndarray, key: int) -> bool:
-    i = int(np.searchsorted(sorted_keys, key))
-    return i < len(sorted_keys) and int(sorted_keys[i]) == key
-
-
-def _present_keys(present: Any) -> np.ndarray:
+def _held(present: Any) -> HeldVersions | None:
     if present is None:
-        return np.zeros(0, dtype=np.int64)
-    if present not in _PRESENT:
+        return None
+    if present not in _HELD:
         import ray
 
-        _PRESENT[present] = ray.get(present)
-    return _PRESENT[present]
+        _HELD[present] = ray.get(present)
+    return _HELD[present]
 
 
 class EmbedRows:

@@ -82,20 +82,22 @@ class Ingress:
 
     @app.get("/health", response_model=HealthStatus)
     async def get_health(self) -> JSONResponse:
-        """Each stage's state as Serve sees it; calls no stage, never arXiv."""
+        """Each stage's state as Serve sees it, and what the local index holds; never arXiv."""
         report = await self.stage_states.report()
+        report = report.model_copy(update={"search": await self.pipeline.search_info()})
         status = 503 if report.status == "down" else 200
         return JSONResponse(report.model_dump(mode="json"), status)
 
     @app.get("/capabilities", response_model=CapabilityManifest)
     async def get_capabilities(self, request: Request) -> CapabilityManifest:
         """What the arm does, its endpoints, limits and the JSON schemas of /execute."""
-        return capability_manifest(
+        manifest = capability_manifest(
             self.settings.arm_id,
             await self.pipeline.stage_models(),
             auth_required=request.app.state.auth.required,
             arxiv_min_interval_s=self.settings.arxiv_min_interval_s,
         )
+        return manifest.model_copy(update={"search": await self.pipeline.search_info()})
 
     def check_health(self) -> None:
         """Nothing of its own can go stale (no model, store or connection): answering is the

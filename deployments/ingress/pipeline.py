@@ -33,6 +33,8 @@ from models.stage_types import NewMemory, StoredPaper
 
 logger = arm_logger(__name__)
 
+SEARCH_INFO_TTL_S = 60.0
+
 
 @dataclass
 class _Timer:
@@ -99,6 +101,21 @@ class ResearchPipeline:
         self.max_candidates = max_candidates
         # Query vectors by exact query text: a repeated query skips the embedder entirely.
         self.query_vectors: LRUCache[str, np.ndarray] = LRUCache(query_cache_size)
+        self._search_info: LRUCache[str, dict[str, Any]] = LRUCache(1, ttl_s=SEARCH_INFO_TTL_S)
+
+    async def search_info(self) -> dict[str, Any] | None:
+        """The search source and what the local index holds (records, newest date), asked of
+        the fetcher at most once a minute (it never asks arXiv for it); None when the fetcher
+        does not answer within 2 s."""
+        info = self._search_info.get("info")
+        if info is None:
+            try:
+                info = await asyncio.wait_for(self.fetcher.info(), 2.0)
+            except Exception as exc:  # restarting or busy: the endpoints answer without it
+                logger.warning("could not read the search source: %s", unwrap(exc))
+                return None
+            self._search_info.put("info", info)
+        return info
 
     async def stage_models(self) -> dict[str, str]:
         """What serves each stage, asked of the stages once (they are up by the first request;

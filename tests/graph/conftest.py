@@ -109,6 +109,7 @@ def deploy(
         "arxiv_num_retries": 1,
         "arxiv_backoff_base_s": 0.05,
         "qdrant_path": str(tmp / "qdrant"),
+        "index_path": str(tmp / "index"),  # never the checkout's ./data/index
         **settings,
     }
     options = {k: dict(v) for k, v in TEST_OPTIONS.items()}
