@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import pytest
@@ -93,3 +94,34 @@ def test_rayservice_rejects_a_broken_manifest() -> None:
     service["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["replicas"] = "two"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(service, version["schema"]["openAPIV3Schema"])
+
+
+def _ingest_job() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "k8s" / "ingest-rayjob.yaml").read_text())
+
+
+def test_ingest_rayjob_matches_the_crd() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    crd = yaml.safe_load(shared_path("kuberay", "ray.io_rayjobs.yaml").read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    jsonschema.validate(_ingest_job(), version["schema"]["openAPIV3Schema"])
+
+
+def test_ingest_rayjob_runs_the_ingest_command_on_gpus() -> None:
+    from deployments.index.ingest import build_parser
+
+    job = _ingest_job()
+    command = shlex.split(job["spec"]["entrypoint"])
+    assert command[:3] == ["python", "-m", "deployments.index.ingest"]
+    args = build_parser().parse_args(command[3:])
+    groups = {g["groupName"]: g for g in job["spec"]["rayClusterSpec"]["workerGroupSpecs"]}
+    gpus = sum(
+        g["replicas"] * int(g["template"]["spec"]["containers"][0]["resources"]["limits"].get(
+            "nvidia.com/gpu", 0))
+        for g in groups.values()
+    )  # fmt: skip
+    assert args.gpus_per_actor == 1 and args.embed_actors == gpus  # one actor per GPU
+    # Only the Qdrant key reaches the job's pods, and only as that one key.
+    for pod in [job["spec"]["rayClusterSpec"]["headGroupSpec"], *groups.values()]:
+        for container in pod["template"]["spec"]["containers"]:
+            assert all("secretRef" not in source for source in container.get("envFrom", []))

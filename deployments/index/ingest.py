@@ -189,7 +189,8 @@ def encode_rate(texts: list[str], model: str | None, threads: int, batch_size: i
     return rate
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m deployments.index.ingest``."""
     parser = argparse.ArgumentParser(
         prog="python -m deployments.index.ingest",
         description="Ingest arXiv metadata (Kaggle arxiv-metadata-oai-snapshot JSON Lines, "
@@ -225,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--report", type=Path, help="also write the report (JSON) here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     settings = Settings.load().resolved()
     import ray
