@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 
-.PHONY: run test test-unit test-graph lint standin ingest eval-summaries bench bench-retrieval clean
+.PHONY: run test test-unit test-graph lint standin ingest eval-summaries bench bench-sources bench-retrieval clean
 
 # torch==2.13.0 first: it is the CPU build on this machine's disk; a bare `torch` requirement
 # would otherwise fetch a multi-GB CUDA build.
@@ -53,6 +53,10 @@ eval-summaries: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.load
+
+# The arXiv API source against the local index, same graph and queries (README "Performance").
+bench-sources: $(STAMP)
+	$(PY) -m bench.load --sources
 
 # Known-item retrieval on SciTLDR-A (README "Search quality"): one JSON line.
 bench-retrieval: $(STAMP)

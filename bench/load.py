@@ -1,6 +1,8 @@
 """Load benchmark: the graph against the seed design and the model's own limit, in one run.
 
-    python -m bench.load [--config serve_config.yaml] [--out bench/out] [--quick]
+    python -m bench.load [--config serve_config.yaml] [--out bench/out] [--quick] [--sources]
+
+(``--sources``: the arXiv API source against the local index instead; ``bench.load_sources``.)
 
 It starts the local arXiv stand-in over real records (``../shared/arxiv/corpus`` when present,
 else a generated corpus) with no politeness interval, measures the raw MiniLM limit, starts the
@@ -537,7 +539,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "serve_config.yaml")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--quick", action="store_true", help="fewer requests per run")
+    parser.add_argument(
+        "--sources",
+        action="store_true",
+        help="instead: the arXiv API source against the local index (bench.load_sources)",
+    )
     args = parser.parse_args(argv)
+    if args.sources:
+        from bench.load_sources import benchmark_sources
+
+        requests = QUICK_LEVELS[32] if args.quick else LEVELS[32]
+        print(json.dumps(asyncio.run(benchmark_sources(args.config, requests))))
+        return
     figures = asyncio.run(benchmark(args.config, args.out, QUICK_LEVELS if args.quick else LEVELS))
     print(json.dumps(figures))
 

@@ -47,9 +47,11 @@ ENCODE_SAMPLE = 512  # texts the raw-encode comparison embeds
 
 @dataclass
 class IngestReport:
-    """What one run did. ``records_per_s``: records written after the first batch over the time
-    since it was written (the steady state; start-up excluded); ``encode_per_s`` is the raw
-    ``TextEmbedder.embed`` rate on a sample of the same texts, same threads, in this process."""
+    """What one run did. ``records_per_s``: records written over the time from the first batch
+    an embedding actor took to the last write (start-up and model loading excluded);
+    ``encode_per_s``: a bare ``TextEmbedder.embed`` of a sample of the same texts, with the same
+    threads, in this process after the run; ``throughput_vs_encode``: the first over the second.
+    The bad-line samples name at most ``BAD_SAMPLES`` lines; ``bad_reasons`` counts them all."""
 
     files: list[str]
     indexed: int = 0
@@ -114,8 +116,7 @@ def ingest(
         num_gpus=gpus_per_actor,
     )
     bar = _progress(progress)
-    first_write: float | None = None
-    first_batch = 0
+    ready_at = float("inf")  # when the first embedding actor took its first batch
     reasons: Counter[str] = Counter()
     for batch in ds.iter_batches(batch_size=WRITE_BATCH, batch_format="numpy", prefetch_batches=2):
         status = batch["status"]
@@ -130,8 +131,8 @@ def ingest(
         records = [IndexRecord.from_json(str(batch["record"][i])) for i in good]
         made = [str(batch["summary"][i]) or None for i in good] if summaries else None
         written = index.upsert(records, batch["vector"][good], made) if records else 0
-        if first_write is None:
-            first_write, first_batch = time.perf_counter(), written
+        if len(status):
+            ready_at = min(ready_at, float(np.min(batch["ready_at"])))
         report.indexed += written
         report.superseded += len(records) - written
         if len(sample_texts) < ENCODE_SAMPLE:
@@ -144,11 +145,10 @@ def ingest(
     report.seconds = round(ended - started, 2)
     report.bad = sum(reasons.values())
     report.bad_reasons = dict(reasons.most_common())
-    # Steady state: the records written after the first batch, over the time since it landed
-    # (before it: Ray starting the actors and loading the model, a fixed cost per run).
-    steady = ended - first_write if first_write else 0.0
-    later = report.indexed - first_batch
-    report.records_per_s = round(later / steady, 2) if steady > 0 and later > 0 else 0.0
+    # From the first batch an embedding actor took to the last write: before it, Ray starts the
+    # actors and they load the model, a fixed cost per run that a big snapshot makes nothing of.
+    steady = time.time() - ready_at
+    report.records_per_s = round(report.indexed / steady, 2) if 0 < steady < 1e9 else 0.0
     stats = index.stats()
     report.index = {
         "location": index.location,
@@ -273,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         index.close()
+        ray.shutdown()  # a local Ray stops here; a cluster's is only disconnected from
     if args.encode_check and report.sample_texts and not args.gpus_per_actor:
         rate = encode_rate(
             report.sample_texts, settings.embedding_model, threads, settings.embedding_batch_size

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -95,8 +96,8 @@ def parse_rows(batch: dict[str, np.ndarray], present: Any = None) -> dict[str, n
 
 
 def _held(present: Any) -> HeldVersions | None:
-    if present is None:
-        return None
+    if present is None or isinstance(present, HeldVersions):
+        return present
     if present not in _HELD:
         import ray
 
@@ -116,6 +117,7 @@ class EmbedRows:
 
         configure_model_process(torch_threads=1 if device == "cpu" else None)
         self.embedder = TextEmbedder(model, device=device, batch_size=batch_size, workers=threads)
+        self.ready_at = 0.0  # wall clock of the first batch: the pipeline's steady state begins
         self.summarizer = None
         if summaries:
             from deployments.summarizer.extractive import ExtractiveSummarizer
@@ -126,6 +128,7 @@ class EmbedRows:
             self.summarizer = ExtractiveSummarizer(embed)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.ready_at = self.ready_at or time.time()
         good = [i for i, status in enumerate(batch["status"]) if status == "new"]
         vectors = np.zeros((len(batch["status"]), self.embedder.dimension), dtype=np.float32)
         if good:
@@ -134,7 +137,8 @@ class EmbedRows:
         if self.summarizer is not None and good:
             records = [IndexRecord.from_json(str(batch["record"][i])) for i in good]
             summaries[good] = asyncio.run(self._summaries(records))
-        return {**batch, "vector": vectors, "summary": summaries}
+        ready = np.full(len(batch["status"]), self.ready_at)
+        return {**batch, "vector": vectors, "summary": summaries, "ready_at": ready}
 
     async def _summaries(self, records: list[IndexRecord]) -> list[str]:
         assert self.summarizer is not None

@@ -1,0 +1,55 @@
+"""The ingest's parse stage without Ray: statuses, the skip set, line numbers carried along."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from deployments.index.ingest_stages import HeldVersions, parse_rows
+from deployments.index.records import IndexRecord
+
+
+def line(arxiv_id: str, versions: int = 1) -> bytes:
+    return json.dumps(
+        {
+            "id": arxiv_id,
+            "title": "A title",
+            "abstract": "An abstract.",
+            "categories": "cs.LG",
+            "versions": [
+                {"version": f"v{v}", "created": "Mon, 2 Apr 2007 19:18:42 GMT"}
+                for v in range(1, versions + 1)
+            ],
+        }
+    ).encode()
+
+
+def test_parse_rows_marks_new_present_and_bad() -> None:
+    held = HeldVersions(iter([("0704.0001", 2), ("0704.0002", 1)]))
+    raws = [
+        line("0704.0001", 2),
+        line("0704.0001", 1),
+        line("0704.0002", 2),
+        b"{nope",
+        line("0704.0003"),
+    ]
+    batch = {
+        "path": np.array(["f.jsonl"] * 5, dtype=object),
+        "line": np.arange(10, 15),
+        "raw": np.array(raws, dtype=object),
+    }
+    rows = parse_rows(batch, present=held)
+    assert list(rows["status"]) == ["present", "present", "new", "bad", "new"]
+    assert list(rows["line"]) == [10, 11, 12, 13, 14]
+    assert rows["error"][3] == "broken JSON"
+    new = IndexRecord.from_json(str(rows["record"][2]))
+    assert (new.arxiv_id, new.version) == ("0704.0002", 2)
+    assert rows["text"][4] == "A title. An abstract."
+
+
+def test_held_versions_answer_for_the_version_held_or_older() -> None:
+    held = HeldVersions(iter([("hep-th/9901001", 3)]))
+    assert held.holds("hep-th/9901001", 3) and held.holds("hep-th/9901001", 1)
+    assert not held.holds("hep-th/9901001", 4) and not held.holds("hep-th/9901002", 1)
+    assert not HeldVersions(iter([])).holds("0704.0001", 1)
