@@ -74,6 +74,10 @@ class Record:
         ).lower()
 
 
+# Characters XML 1.0 cannot carry (a real abstract has held a \x18): arXiv's feed never has them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _fold(text: str | None) -> str:
     return " ".join((text or "").split())
 
@@ -332,7 +336,7 @@ def evaluate(query: str, records: list[Record]) -> list[Record]:
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
     node = ET.SubElement(parent, tag, attrs)
     if text is not None:
-        node.text = text
+        node.text = _NOT_XML.sub(" ", text)
     return node
 
 

@@ -170,3 +170,12 @@ def test_malformed_queries_are_refused(query: str, sample: list[Any]) -> None:
 def test_andnot_is_still_unsupported(sample: list[Any]) -> None:
     with pytest.raises(QueryError, match="unsupported operator"):
         evaluate("all:graph ANDNOT all:neural", sample)
+
+
+def test_text_xml_cannot_carry_never_breaks_the_feed() -> None:
+    record = load_records([SAMPLE_CORPUS])[0]
+    record.abstract = "A control character \x18 inside."
+    with StandIn([record]) as server:
+        body = httpx.get(server.url, params={"search_query": "all:sparse"}).content
+    (paper,) = parse_feed(body).papers
+    assert paper.abstract == "A control character inside."
