@@ -28,6 +28,7 @@ K1 = 1.2  # term-frequency saturation (BM25's usual value; tuning it on train mo
 B = 0.75  # length normalisation strength
 AVG_DOC_TERMS = 95.0  # terms in a title + abstract after stopwords, mean over the shared corpus
 MAX_QUERY_TERMS = 64  # a pasted page of text is still a query, not a document scan
+MAX_CACHED_STEMS = 500_000  # distinct words kept (~60 MB at most; English has far fewer)
 
 STOPWORDS = frozenset(
     """a about above after again against all also an and any are as at be because been before
@@ -54,7 +55,8 @@ def term_id(term: str) -> int:
 
 
 class LexicalEncoder:
-    """Stems of a text as BM25 document or query vectors. Thread-safe; cheap to build."""
+    """Stems of a text as BM25 document or query vectors. Thread-safe (the stem cache only
+    grows, and a race stems a word twice); cheap to build."""
 
     def __init__(self) -> None:
         self._normalizer = BertNormalizer(
@@ -62,12 +64,22 @@ class LexicalEncoder:
         )
         self._pre_tokenizer = BertPreTokenizer()
         self._stemmer = snowballstemmer.stemmer("english")
+        # Snowball in pure Python is ~90% of the cost; words repeat, so each is stemmed once.
+        self._stems: dict[str, str] = {}
 
     def terms(self, text: str) -> list[str]:
         """The text's stems in order, stopwords and punctuation dropped."""
         pieces = self._pre_tokenizer.pre_tokenize_str(self._normalizer.normalize_str(text))
         words = [w for w, _ in pieces if w.isalnum() and w not in STOPWORDS]
-        return list(self._stemmer.stemWords(words))
+        return [self._stem(w) for w in words]
+
+    def _stem(self, word: str) -> str:
+        stem = self._stems.get(word)
+        if stem is None:
+            stem = self._stemmer.stemWord(word)
+            if len(self._stems) < MAX_CACHED_STEMS:
+                self._stems[word] = stem
+        return stem
 
     def document(self, text: str) -> SparseTerms:
         """BM25 weights of a document's terms (before IDF, which Qdrant applies)."""
