@@ -16,6 +16,7 @@ from deployments.embedder.text_embedder import TextEmbedder
 from deployments.index.lexical import LexicalEncoder, term_id
 from deployments.index.paper_index import IndexLocked, PaperIndex
 from deployments.index.records import IndexRecord, read_records
+from models.paper import point_id
 
 RECORDS = [r for r in read_records(SAMPLE_CORPUS) if isinstance(r, IndexRecord)]
 
@@ -108,3 +109,11 @@ def test_a_reader_before_any_ingest_finds_nothing_and_creates_nothing(tmp_path: 
 def test_a_second_process_on_an_embedded_index_gets_a_clear_error(index: PaperIndex) -> None:
     with pytest.raises(IndexLocked, match="open in another process"):
         PaperIndex(None, path=index.location)
+
+
+def test_every_ranking_mode_finds_an_easy_paper(index: PaperIndex, embedder: TextEmbedder) -> None:
+    vector = embedder.embed(["galaxy cluster masses from weak lensing"])[0]
+    for mode in ("fused", "dense", "lexical", "rrf"):
+        ranked = index.rank(vector, "galaxy cluster masses from weak lensing", 3, mode=mode)
+        assert ranked[0][0] == point_id("2405.00009"), mode
+        assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True), mode

@@ -53,3 +53,13 @@ def test_held_versions_answer_for_the_version_held_or_older() -> None:
     assert held.holds("hep-th/9901001", 3) and held.holds("hep-th/9901001", 1)
     assert not held.holds("hep-th/9901001", 4) and not held.holds("hep-th/9901002", 1)
     assert not HeldVersions(iter([])).holds("0704.0001", 1)
+
+
+def test_embedding_actors_are_sized_by_the_cluster() -> None:
+    from deployments.index.ingest import size_actors
+
+    assert size_actors({"CPU": 2.0}, None, None, threads=2) == (0.0, 1)  # this machine
+    assert size_actors({"CPU": 64.0, "GPU": 4.0}, None, None, threads=2) == (1.0, 4)
+    assert size_actors({"CPU": 33.0}, None, None, threads=2) == (0.0, 16)
+    assert size_actors({"CPU": 64.0, "GPU": 4.0}, 0.5, None, threads=2) == (0.5, 8)
+    assert size_actors({"CPU": 64.0, "GPU": 4.0}, 0.0, 3, threads=2) == (0.0, 3)

@@ -152,3 +152,15 @@ async def test_hybrid_answers_from_the_index_when_arxiv_is_down(
     result = await sources.search("neural networks", max_results=5)
     assert result.papers and set(result.found_in.values()) == {"index"}
     assert result.warnings and "arXiv API" in result.warnings[0]
+
+
+async def test_a_repeated_index_search_is_answered_from_its_cache(
+    make_sources: MakeSources,
+) -> None:
+    sources = make_sources(RECORDS, "index")
+    first = await sources.search("graph neural networks", max_results=5)
+    first.vectors.clear()  # a caller changing its copy changes nothing cached
+    again = await sources.search("graph neural networks", max_results=5)
+    assert again.cache_hit and not first.cache_hit
+    assert [p.arxiv_id for p in again.papers] == [p.arxiv_id for p in first.papers]
+    assert set(again.vectors) == {p.arxiv_id for p in again.papers}

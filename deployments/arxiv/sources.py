@@ -20,12 +20,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 
 from deployments.arxiv.client import ArxivClient
+from deployments.common.caches import LRUCache
 from deployments.common.logs import arm_logger
 from deployments.index.paper_index import IndexHit, IndexLocked, IndexStats, PaperIndex
 from models.errors import ArmError, StageError, unwrap
@@ -37,6 +39,8 @@ logger = arm_logger(__name__)
 
 EmbedQuery = Callable[[str], Awaitable[np.ndarray]]
 STATS_TTL_S = 60.0  # how long the index's record count and newest date are trusted
+INDEX_CACHE_SIZE = 2048  # index answers kept (with their vectors: ~40 KB each)
+INDEX_CACHE_TTL_S = 3600.0
 
 
 def open_index(settings: IndexSettings, required: bool) -> PaperIndex | None:
@@ -77,6 +81,11 @@ class SearchSources:
         self.configured = source
         self._clock = clock
         self._stats: tuple[float, IndexStats] | None = None
+        # Index answers by request: the index changes only with an ingest, and a warm request
+        # then costs no search at all (as the API's TTL cache does for arXiv).
+        self.index_cache: LRUCache[tuple[Any, ...], SearchResult] = LRUCache(
+            INDEX_CACHE_SIZE, ttl_s=INDEX_CACHE_TTL_S, clock=clock
+        )
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="index") if index else None
 
     async def _on_index_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -157,6 +166,11 @@ class SearchSources:
         categories: Sequence[str] | None,
     ) -> SearchResult:
         assert self.index is not None
+        stats = await self.stats()
+        key = (text, start_date, end_date, max_results, tuple(categories or ()), stats)
+        cached = self.index_cache.get(key)
+        if cached is not None:
+            return _copy(cached, cache_hit=True)
         vector = np.asarray(await self.embed_query(text), dtype=np.float32)
         if self.index.dimension is not None and vector.shape[-1] != self.index.dimension:
             raise StageError(
@@ -173,7 +187,7 @@ class SearchSources:
             end_date=end_date,
             categories=categories,
         )
-        return SearchResult(
+        result = SearchResult(
             papers=[h.paper for h in hits],
             total_found=len(hits),
             query_used=_describe(text, start_date, end_date, categories),
@@ -182,6 +196,8 @@ class SearchSources:
             vectors={h.paper.arxiv_id: h.vector for h in hits},
             summaries={h.paper.arxiv_id: h.summary for h in hits if h.summary},
         )
+        self.index_cache.put(key, _copy(result))
+        return result
 
     async def _hybrid(
         self,
@@ -232,6 +248,19 @@ class SearchSources:
             self._thread = None
         if self.index is not None:
             self.index.close()
+
+
+def _copy(result: SearchResult, cache_hit: bool = False) -> SearchResult:
+    """A result whose lists and maps are its own: callers (``hybrid``) change what they get."""
+    return replace(
+        result,
+        papers=list(result.papers),
+        found_in=dict(result.found_in),
+        vectors=dict(result.vectors),
+        summaries=dict(result.summaries),
+        warnings=list(result.warnings),
+        cache_hit=cache_hit or result.cache_hit,
+    )
 
 
 def merge_latest(

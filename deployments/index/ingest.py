@@ -189,6 +189,22 @@ def encode_rate(texts: list[str], model: str | None, threads: int, batch_size: i
     return rate
 
 
+def size_actors(
+    resources: dict[str, float], gpus_per_actor: float | None, actors: int | None, threads: int
+) -> tuple[float, int]:
+    """(GPUs per embedding actor, actors) from what the cluster has, unless given: one actor
+    per GPU; on CPUs one actor per ``threads`` cores, one core left for reading and parsing."""
+    gpus = resources.get("GPU", 0.0)
+    if gpus_per_actor is None:
+        gpus_per_actor = 1.0 if gpus >= 1 else 0.0
+    if actors is None:
+        if gpus_per_actor:
+            actors = max(1, int(gpus // gpus_per_actor))
+        else:
+            actors = max(1, int((resources.get("CPU", 1.0) - 1) // threads))
+    return gpus_per_actor, actors
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m deployments.index.ingest``."""
     parser = argparse.ArgumentParser(
@@ -204,12 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also store each paper's extractive summary (serving then makes none)",
     )
-    parser.add_argument("--embed-actors", type=int, default=1, help="embedding actors (default 1)")
+    parser.add_argument(
+        "--embed-actors",
+        type=int,
+        default=None,
+        help="embedding actors (default: sized by the cluster, one per GPU, else one per "
+        "THREADS CPUs less one for reading)",
+    )
     parser.add_argument(
         "--gpus-per-actor",
         type=float,
-        default=0.0,
-        help="GPUs per embedding actor; 0 embeds on CPU (default)",
+        default=None,
+        help="GPUs per embedding actor (default: 1 when the cluster has GPUs, else 0: CPU)",
     )
     parser.add_argument(
         "--threads",
@@ -258,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ingest: {exc}", file=sys.stderr)
         return 2
     ray.init(ignore_reinit_error=True, logging_level=logging.WARNING, log_to_driver=False)
+    gpus_per_actor, embed_actors = size_actors(
+        ray.cluster_resources(), args.gpus_per_actor, args.embed_actors, threads
+    )
     try:
         report = ingest(
             args.paths,
@@ -266,15 +291,15 @@ def main(argv: list[str] | None = None) -> int:
             device=settings.embedding_device,
             threads=threads,
             batch_size=settings.embedding_batch_size,
-            embed_actors=args.embed_actors,
-            gpus_per_actor=args.gpus_per_actor,
+            embed_actors=embed_actors,
+            gpus_per_actor=gpus_per_actor,
             summaries=args.summaries,
             progress=not args.quiet,
         )
     finally:
         index.close()
         ray.shutdown()  # a local Ray stops here; a cluster's is only disconnected from
-    if args.encode_check and report.sample_texts and not args.gpus_per_actor:
+    if args.encode_check and report.sample_texts and not gpus_per_actor:
         rate = encode_rate(
             report.sample_texts, settings.embedding_model, threads, settings.embedding_batch_size
         )

@@ -96,7 +96,7 @@ class ResearchPipeline:
         self.summarizer = summarizer
         self.memory = memory
         self.arm_id = arm_id
-        self.models = {"memory": "qdrant", "search": "arxiv"}
+        self.models = {"memory": "qdrant"}
         self.candidate_factor = candidate_factor
         self.max_candidates = max_candidates
         # Query vectors by exact query text: a repeated query skips the embedder entirely.
@@ -268,7 +268,7 @@ class ResearchPipeline:
                     if req.include_summaries
                     else "no summaries"
                 ),
-                models=self.models,
+                models={**self.models, "search": found.source},
                 timings=timer.timings,
                 cache={
                     "arxiv_cache_hit": int(found.cache_hit),
