@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from deployments.embedder.text_embedder import TextEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -44,3 +49,13 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Iterator[TextEmbedder]:
+    """The packaged MiniLM, loaded once for the tests that embed for real."""
+    from deployments.embedder.text_embedder import TextEmbedder
+
+    model = TextEmbedder()
+    yield model
+    model.close()

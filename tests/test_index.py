@@ -21,13 +21,6 @@ from models.paper import point_id
 RECORDS = [r for r in read_records(SAMPLE_CORPUS) if isinstance(r, IndexRecord)]
 
 
-@pytest.fixture(scope="module")
-def embedder() -> Iterator[TextEmbedder]:
-    model = TextEmbedder()
-    yield model
-    model.close()
-
-
 @pytest.fixture
 def index(tmp_path: Path, embedder: TextEmbedder) -> Iterator[PaperIndex]:
     paper_index = PaperIndex(embedder.dimension, path=str(tmp_path / "index"))

@@ -24,13 +24,6 @@ RECORDS = [r for r in read_records(SAMPLE_CORPUS) if isinstance(r, IndexRecord)]
 UP_TO_MARCH = [r for r in RECORDS if r.published < date(2024, 4, 1)]  # the index is older
 
 
-@pytest.fixture(scope="module")
-def embedder() -> Iterator[TextEmbedder]:
-    model = TextEmbedder()
-    yield model
-    model.close()
-
-
 @pytest.fixture
 def standin() -> Iterator[StandIn]:
     with StandIn(load_records([SAMPLE_CORPUS])) as server:

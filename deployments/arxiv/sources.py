@@ -20,7 +20,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -60,6 +60,26 @@ def open_index(settings: IndexSettings, required: bool) -> PaperIndex | None:
             raise
         logger.warning("the local index is locked (an ingest running?): the arXiv API serves")
         return None
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One search as asked: free text, an inclusive date range, how many, which categories."""
+
+    text: str
+    start_date: date | None
+    end_date: date | None
+    max_results: int
+    categories: tuple[str, ...]
+
+    def describe(self) -> str:
+        """``query_used`` for an index search: what was searched, under which filters."""
+        parts = [f"index: {self.text}"]
+        if self.start_date or self.end_date:
+            parts.append(f"published {self.start_date or '...'}..{self.end_date or '...'}")
+        if self.categories:
+            parts.append("categories " + ",".join(self.categories))
+        return "; ".join(parts)
 
 
 class SearchSources:
@@ -132,46 +152,35 @@ class SearchSources:
         categories: Sequence[str] | None = None,
     ) -> SearchResult:
         """Up to ``max_results`` papers for free text from the effective source."""
+        wanted = Wanted(text, start_date, end_date, max_results, tuple(categories or ()))
         source = await self.effective_source()
         if source == "api":
-            return await self._from_api(text, start_date, end_date, max_results, categories)
+            return await self._from_api(wanted)
         if source == "index":
-            return await self._from_index(text, start_date, end_date, max_results, categories)
-        return await self._hybrid(text, start_date, end_date, max_results, categories)
+            return await self._from_index(wanted)
+        return await self._hybrid(wanted)
 
-    async def _from_api(
-        self,
-        text: str,
-        start_date: date | None,
-        end_date: date | None,
-        max_results: int,
-        categories: Sequence[str] | None,
-    ) -> SearchResult:
+    async def _from_api(self, wanted: Wanted) -> SearchResult:
         result = await self.client.search(
-            text, start_date=start_date, end_date=end_date, max_results=max_results
+            wanted.text,
+            start_date=wanted.start_date,
+            end_date=wanted.end_date,
+            max_results=wanted.max_results,
         )
-        if categories:  # arXiv's answer filtered here; the query itself stays the user's words
-            wanted = set(categories)
-            result.papers = [p for p in result.papers if wanted & set(p.categories)]
+        if wanted.categories:  # arXiv's answer filtered here; the query stays the user's words
+            allowed = set(wanted.categories)
+            result.papers = [p for p in result.papers if allowed & set(p.categories)]
         result.source = "api"
         result.found_in = {p.arxiv_id: "api" for p in result.papers}
         return result
 
-    async def _from_index(
-        self,
-        text: str,
-        start_date: date | None,
-        end_date: date | None,
-        max_results: int,
-        categories: Sequence[str] | None,
-    ) -> SearchResult:
+    async def _from_index(self, wanted: Wanted) -> SearchResult:
         assert self.index is not None
-        stats = await self.stats()
-        key = (text, start_date, end_date, max_results, tuple(categories or ()), stats)
+        key = (wanted, await self.stats())  # a new ingest (other stats) is a new answer
         cached = self.index_cache.get(key)
         if cached is not None:
             return _copy(cached, cache_hit=True)
-        vector = np.asarray(await self.embed_query(text), dtype=np.float32)
+        vector = np.asarray(await self.embed_query(wanted.text), dtype=np.float32)
         if self.index.dimension is not None and vector.shape[-1] != self.index.dimension:
             raise StageError(
                 f"the index holds {self.index.dimension}-d vectors but the Embedder makes "
@@ -181,16 +190,16 @@ class SearchSources:
         hits: list[IndexHit] = await self._on_index_thread(
             self.index.search,
             vector,
-            text,
-            max_results,
-            start_date=start_date,
-            end_date=end_date,
-            categories=categories,
+            wanted.text,
+            wanted.max_results,
+            start_date=wanted.start_date,
+            end_date=wanted.end_date,
+            categories=wanted.categories,
         )
         result = SearchResult(
             papers=[h.paper for h in hits],
             total_found=len(hits),
-            query_used=_describe(text, start_date, end_date, categories),
+            query_used=wanted.describe(),
             source="index",
             found_in={h.paper.arxiv_id: "index" for h in hits},
             vectors={h.paper.arxiv_id: h.vector for h in hits},
@@ -199,25 +208,19 @@ class SearchSources:
         self.index_cache.put(key, _copy(result))
         return result
 
-    async def _hybrid(
-        self,
-        text: str,
-        start_date: date | None,
-        end_date: date | None,
-        max_results: int,
-        categories: Sequence[str] | None,
-    ) -> SearchResult:
+    async def _hybrid(self, wanted: Wanted) -> SearchResult:
         stats = await self.stats()
         newest = stats.newest if stats else None
-        index_task = self._from_index(text, start_date, end_date, max_results, categories)
+        index_task = self._from_index(wanted)
         # Only what the index cannot hold goes to arXiv: submitted after its newest record.
         after = newest + timedelta(days=1) if newest else None
-        if after is not None and end_date is not None and end_date < after:
+        if after is not None and wanted.end_date is not None and wanted.end_date < after:
             result = await index_task
             result.source = "hybrid"
             return result
-        api_start = max(start_date, after) if start_date and after else (after or start_date)
-        api_task = self._from_api(text, api_start, end_date, max_results, categories)
+        start = wanted.start_date
+        api_start = max(start, after) if start and after else (after or start)
+        api_task = self._from_api(replace(wanted, start_date=api_start))
         indexed, fresh = await asyncio.gather(index_task, api_task, return_exceptions=True)
         if isinstance(indexed, BaseException):
             raise indexed
@@ -230,9 +233,11 @@ class SearchSources:
                 f"arXiv API not asked for papers newer than the index: {unwrap(fresh)}"
             )
             return result
-        result.papers, result.found_in = merge_latest(result.papers, fresh.papers, max_results)
+        result.papers, result.found_in = merge_latest(
+            result.papers, fresh.papers, wanted.max_results
+        )
         for arxiv_id, origin in result.found_in.items():
-            if origin == "api":  # a newer version than the index's: its vector is stale
+            if origin == "api":  # only arXiv had it, or a newer version: nothing to reuse
                 result.vectors.pop(arxiv_id, None)
                 result.summaries.pop(arxiv_id, None)
         result.total_found = indexed.total_found + fresh.total_found
@@ -276,15 +281,3 @@ def merge_latest(
             by_id[paper.arxiv_id] = (paper, origin)
     chosen = list(by_id.values())[:limit]
     return [p for p, _ in chosen], {p.arxiv_id: origin for p, origin in chosen}
-
-
-def _describe(
-    text: str, start_date: date | None, end_date: date | None, categories: Sequence[str] | None
-) -> str:
-    """``query_used`` for an index search: what was searched, under which filters."""
-    parts = [f"index: {text}"]
-    if start_date or end_date:
-        parts.append(f"published {start_date or '...'}..{end_date or '...'}")
-    if categories:
-        parts.append("categories " + ",".join(categories))
-    return "; ".join(parts)
