@@ -43,9 +43,14 @@ def bag_of_words(text: str) -> np.ndarray:
 
 @dataclass
 class Fetcher:
+    """A search source: ``api`` (papers without vectors) or ``index`` (with their vectors,
+    and it wants the query's vector handed over)."""
+
     papers: list[Paper]
     error: Exception | None = None
     asked: list[int] = field(default_factory=list)
+    source: str = "api"
+    given_vectors: list[np.ndarray | None] = field(default_factory=list)
 
     async def search(
         self,
@@ -54,15 +59,27 @@ class Fetcher:
         end_date: date | None,
         max_results: int,
         categories: list[str] | None = None,
+        query_vector: np.ndarray | None = None,
     ) -> SearchResult:
         self.asked.append(max_results)
+        self.given_vectors.append(query_vector)
         if self.error:
             raise self.error
-        found_in = {p.arxiv_id: "api" for p in self.papers}
-        return SearchResult(self.papers, len(self.papers), f"all:{text}", found_in=found_in)
+        found_in = {p.arxiv_id: self.source for p in self.papers}
+        vectors = {} if self.source == "api" else {
+            p.arxiv_id: bag_of_words(p.embedding_text) for p in self.papers
+        }  # fmt: skip
+        return SearchResult(
+            self.papers,
+            len(self.papers),
+            f"all:{text}",
+            source=self.source,
+            found_in=found_in,
+            vectors=vectors,
+        )
 
     async def info(self) -> dict[str, Any]:
-        return {"source": "api", "configured": "api", "index": None}
+        return {"source": self.source, "configured": self.source, "index": None}
 
 
 @dataclass
@@ -296,3 +313,22 @@ def test_memory_search_ranks_what_was_stored() -> None:
     assert found.count == 3 and found.papers[0].arxiv_id == "2401.00002"
     scores = [p.relevance_score for p in found.papers]
     assert scores[0] > 0 and scores[-1] == 0.0  # a negative similarity is no relevance, not < 0
+
+
+def test_from_the_index_only_the_query_is_embedded_once_and_handed_over() -> None:
+    pipeline, stages = make()
+    stages["fetcher"].source = "index"
+    body = run(pipeline, max_papers=2)
+    assert stages["embedder"].texts == ["graph neural networks"]  # no paper, no second call
+    (given,) = stages["fetcher"].given_vectors
+    assert given is not None and np.allclose(given, bag_of_words("graph neural networks"))
+    assert body.provenance.sources == ["index"] and body.provenance.cache["embedded"] == 0
+    assert set(body.provenance.found_in.values()) == {"index"}
+
+
+def test_from_the_api_the_query_is_embedded_alongside_and_papers_after() -> None:
+    pipeline, stages = make()
+    run(pipeline, max_papers=2)
+    assert stages["fetcher"].given_vectors == [None]
+    assert stages["embedder"].texts[0] == "graph neural networks"
+    assert len(stages["embedder"].texts) == 1 + len(PAPERS)

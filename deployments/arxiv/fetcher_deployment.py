@@ -69,10 +69,14 @@ class ArxivFetcher:
         end_date: date | None = None,
         max_results: int = 10,
         categories: list[str] | None = None,
+        query_vector: np.ndarray | None = None,
     ) -> SearchResult:
-        """Up to ``max_results`` papers for free text, best first, from the source."""
+        """Up to ``max_results`` papers for free text, best first, from the source;
+        ``query_vector``: the text's unit vector when the caller has it (the index needs it)."""
         started = time.perf_counter()
-        result = await self.sources.search(text, start_date, end_date, max_results, categories)
+        result = await self.sources.search(
+            text, start_date, end_date, max_results, categories, query_vector
+        )
         self.metrics.search(
             len(result.papers),
             time.perf_counter() - started,

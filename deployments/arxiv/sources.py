@@ -150,15 +150,18 @@ class SearchSources:
         end_date: date | None = None,
         max_results: int = 10,
         categories: Sequence[str] | None = None,
+        query_vector: np.ndarray | None = None,
     ) -> SearchResult:
-        """Up to ``max_results`` papers for free text from the effective source."""
+        """Up to ``max_results`` papers for free text from the effective source.
+        ``query_vector``: the text's unit vector, when the caller has it already (the index
+        needs one; without it, it is asked of the Embedder)."""
         wanted = Wanted(text, start_date, end_date, max_results, tuple(categories or ()))
         source = await self.effective_source()
         if source == "api":
             return await self._from_api(wanted)
         if source == "index":
-            return await self._from_index(wanted)
-        return await self._hybrid(wanted)
+            return await self._from_index(wanted, query_vector)
+        return await self._hybrid(wanted, query_vector)
 
     async def _from_api(self, wanted: Wanted) -> SearchResult:
         result = await self.client.search(
@@ -174,13 +177,17 @@ class SearchSources:
         result.found_in = {p.arxiv_id: "api" for p in result.papers}
         return result
 
-    async def _from_index(self, wanted: Wanted) -> SearchResult:
+    async def _from_index(
+        self, wanted: Wanted, query_vector: np.ndarray | None = None
+    ) -> SearchResult:
         assert self.index is not None
         key = (wanted, await self.stats())  # a new ingest (other stats) is a new answer
         cached = self.index_cache.get(key)
         if cached is not None:
             return _copy(cached, cache_hit=True)
-        vector = np.asarray(await self.embed_query(wanted.text), dtype=np.float32)
+        if query_vector is None:
+            query_vector = await self.embed_query(wanted.text)
+        vector = np.asarray(query_vector, dtype=np.float32)
         if self.index.dimension is not None and vector.shape[-1] != self.index.dimension:
             raise StageError(
                 f"the index holds {self.index.dimension}-d vectors but the Embedder makes "
@@ -208,10 +215,10 @@ class SearchSources:
         self.index_cache.put(key, _copy(result))
         return result
 
-    async def _hybrid(self, wanted: Wanted) -> SearchResult:
+    async def _hybrid(self, wanted: Wanted, query_vector: np.ndarray | None) -> SearchResult:
         stats = await self.stats()
         newest = stats.newest if stats else None
-        index_task = self._from_index(wanted)
+        index_task = self._from_index(wanted, query_vector)
         # Only what the index cannot hold goes to arXiv: submitted after its newest record.
         after = newest + timedelta(days=1) if newest else None
         if after is not None and wanted.end_date is not None and wanted.end_date < after:

@@ -24,8 +24,11 @@ class FetcherHandle:
         end_date: date | None,
         max_results: int,
         categories: list[str] | None,
+        query_vector: np.ndarray | None = None,
     ) -> SearchResult:
-        return await self._handle.search.remote(text, start_date, end_date, max_results, categories)
+        return await self._handle.search.remote(
+            text, start_date, end_date, max_results, categories, query_vector
+        )
 
     async def info(self) -> dict[str, Any]:
         return await self._handle.info.remote()

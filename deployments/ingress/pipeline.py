@@ -131,6 +131,11 @@ class ResearchPipeline:
             )
         return self.models
 
+    async def _index_first(self) -> bool:
+        """Whether the search source reads the local index (as of the last minute)."""
+        info = await self.search_info()
+        return info is not None and info.get("source") in ("index", "hybrid")
+
     async def embed_query(self, query: str) -> np.ndarray:
         """The query's unit vector, from a small LRU or the embedder."""
         cached = self.query_vectors.get(query)
@@ -153,12 +158,14 @@ class ResearchPipeline:
         warnings: list[str] = []
         wanted = self.wanted(req.max_papers)
 
-        # 1-2. arXiv and the query's vector are independent: ask both at once.
+        # 1-2. The search and the query's vector. arXiv's API is slow and needs no vector: ask
+        # both at once. The local index needs the vector first: embed it once, hand it over.
         started = time.perf_counter()
         query_vec_task = asyncio.ensure_future(self.embed_query(req.query))
         try:
+            given = await query_vec_task if await self._index_first() else None
             found = await self.fetcher.search(
-                req.query, req.start_date, req.end_date, wanted, req.categories
+                req.query, req.start_date, req.end_date, wanted, req.categories, given
             )
         except BaseException:
             _abandon(query_vec_task)

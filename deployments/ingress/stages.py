@@ -22,6 +22,7 @@ class SearchStage(Protocol):
         end_date: date | None,
         max_results: int,
         categories: list[str] | None,
+        query_vector: np.ndarray | None = None,
     ) -> SearchResult: ...
 
     async def info(self) -> dict[str, Any]:
