@@ -69,6 +69,9 @@ class Fetcher:
         vectors = {} if self.source == "api" else {
             p.arxiv_id: bag_of_words(p.embedding_text) for p in self.papers
         }  # fmt: skip
+        summaries = {} if self.source == "api" else {
+            p.arxiv_id: f"Stored TLDR of {p.title}." for p in self.papers
+        }  # fmt: skip
         return SearchResult(
             self.papers,
             len(self.papers),
@@ -76,6 +79,7 @@ class Fetcher:
             source=self.source,
             found_in=found_in,
             vectors=vectors,
+            summaries=summaries,
         )
 
     async def info(self) -> dict[str, Any]:
@@ -324,6 +328,11 @@ def test_from_the_index_only_the_query_is_embedded_once_and_handed_over() -> Non
     assert given is not None and np.allclose(given, bag_of_words("graph neural networks"))
     assert body.provenance.sources == ["index"] and body.provenance.cache["embedded"] == 0
     assert set(body.provenance.found_in.values()) == {"index"}
+    # The ingest's summaries: none made, and memory keeps them (its search shows them too).
+    assert body.provenance.cache["summaries_made"] == 0
+    assert all(p.summary == f"Stored TLDR of {p.title}." for p in body.papers)
+    stored = stages["memory"].points
+    assert all(stored[p.arxiv_id].summary == p.summary for p in body.papers)
 
 
 def test_from_the_api_the_query_is_embedded_alongside_and_papers_after() -> None:

@@ -214,13 +214,15 @@ class ResearchPipeline:
         # 6. Summaries only where memory has none, all at once; a failure is a warning.
         started = time.perf_counter()
         made: dict[str, str] = {}
+        made_before: dict[str, str] = {}  # the index's summaries memory lacks: stored with it
         reused = 0
         if req.include_summaries:
             todo = []
             for paper in top:
                 old = stored.get(paper.arxiv_id)
                 kept = old.summary if old is not None else None
-                kept = kept or found.summaries.get(paper.arxiv_id)  # made by the ingest
+                if not kept and found.summaries.get(paper.arxiv_id):  # made by the ingest:
+                    kept = made_before[paper.arxiv_id] = found.summaries[paper.arxiv_id]
                 if kept:
                     paper.summary = kept
                     reused += 1
@@ -243,10 +245,11 @@ class ResearchPipeline:
         # 7. Store what is new or changed: one point per paper, so nothing is stored twice.
         started = time.perf_counter()
         changes = [
-            NewMemory(p, vectors[p.arxiv_id], made.get(p.arxiv_id))
+            NewMemory(p, vectors[p.arxiv_id], made.get(p.arxiv_id) or made_before.get(p.arxiv_id))
             for p in candidates
             if p.arxiv_id not in stored
             or p.arxiv_id in made
+            or p.arxiv_id in made_before
             or req.query not in stored[p.arxiv_id].queries
             or p.version != stored[p.arxiv_id].paper.version
         ]
