@@ -299,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         index.close()
         ray.shutdown()  # a local Ray stops here; a cluster's is only disconnected from
-    if args.encode_check and report.sample_texts and not gpus_per_actor:
+    # The ceiling is the embedding's: with summaries (more model work per record) or on GPUs
+    # the ratio would compare different work, so it is left out.
+    if args.encode_check and report.sample_texts and not gpus_per_actor and not args.summaries:
         rate = encode_rate(
             report.sample_texts, settings.embedding_model, threads, settings.embedding_batch_size
         )
