@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 
-.PHONY: run test test-unit test-graph lint standin ingest eval-summaries bench bench-sources bench-retrieval clean
+.PHONY: run test test-unit test-graph lint manifests standin ingest eval-summaries bench bench-sources bench-retrieval clean
 
 # torch==2.13.0 first: it is the CPU build on this machine's disk; a bare `torch` requirement
 # would otherwise fetch a multi-GB CUDA build.
@@ -32,6 +32,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(PY) -m k8s.generate --check
+
+# serveConfigV2 of k8s/rayservice*.yaml from serve_config.yaml + k8s/*-overlay.yaml.
+manifests: $(STAMP)
+	$(PY) -m k8s.generate
 
 # The local arXiv index (./data/index, or INDEX_PATH / QDRANT_URL) from arXiv metadata JSON Lines
 # (Kaggle arxiv-metadata-oai-snapshot, plain or .gz): `make ingest FILES="a.jsonl b.jsonl.gz"`.

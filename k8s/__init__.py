@@ -1,0 +1,1 @@
+"""The KubeRay manifests and ``k8s.generate``, which writes their ``serveConfigV2``."""
