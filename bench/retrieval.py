@@ -65,7 +65,8 @@ from arm_dev.arxiv_standin import StandIn
 from bench.scitldr import SHARED_SCITLDR, Record, load_records
 from deployments.arxiv.client import ArxivClient
 from deployments.common.packaged_model import model_display_name, packaged_model_path
-from deployments.index.paper_index import LEG_DEPTH, PaperIndex
+from deployments.index.fusion import LEG_DEPTH
+from deployments.index.paper_index import PaperIndex
 from deployments.index.records import IndexRecord, read_records
 from models.errors import ArxivQueryError, ArxivUnavailable
 from models.paper import point_id

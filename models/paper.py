@@ -19,6 +19,17 @@ def point_id(arxiv_id: str) -> str:
     return str(uuid.uuid5(PAPER_NAMESPACE, arxiv_id))
 
 
+def day_key(value: date) -> int:
+    """A date as the integer YYYYMMDD: the ``published_day`` payload that Qdrant's range
+    filters and ordering compare (memory and the index store the same)."""
+    return value.year * 10000 + value.month * 100 + value.day
+
+
+def from_day_key(value: int) -> date:
+    """The date of a ``day_key``."""
+    return date(value // 10000, value // 100 % 100, value % 100)
+
+
 class Paper(BaseModel):
     """One arXiv paper. Field names up to ``citation`` are the seed's, kept for the orchestrator.
 

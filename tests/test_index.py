@@ -110,3 +110,20 @@ def test_every_ranking_mode_finds_an_easy_paper(index: PaperIndex, embedder: Tex
         ranked = index.rank(vector, "galaxy cluster masses from weak lensing", 3, mode=mode)
         assert ranked[0][0] == point_id("2405.00009"), mode
         assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True), mode
+
+
+def test_the_mix_scales_each_leg_and_weighs_them() -> None:
+    from qdrant_client import models as qm
+
+    from deployments.index.fusion import mix, scaled
+
+    def leg(*scores: tuple[str, float]) -> list[qm.ScoredPoint]:
+        return [qm.ScoredPoint(id=i, version=0, score=s) for i, s in scores]
+
+    dense = leg(("a", 0.9), ("b", 0.8), ("c", 0.5))
+    lexical = leg(("b", 30.0), ("d", 12.0))  # short leg: nothing else matched a word
+    assert scaled(dense, depth=3) == pytest.approx({"a": 1.0, "b": 0.75, "c": 0.0})  # floor: last
+    assert scaled(lexical, depth=3) == pytest.approx({"b": 1.0, "d": 0.4})  # short: floor 0
+    ranked = mix(dense, lexical, depth=3, dense_weight=0.4, limit=3)
+    assert [pid for pid, _ in ranked] == ["b", "a", "d"]  # b: 0.4*0.75 + 0.6*1.0 = 0.9
+    assert ranked[0][1] == pytest.approx(0.9) and ranked[1][1] == pytest.approx(0.4)

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from deployments.arxiv.fetcher_deployment import ArxivFetcher
+from deployments.index.paper_index import PaperIndex
 from deployments.memory.deployment import MemoryWriter
 from deployments.memory.paper_memory import PaperMemory
 from deployments.summarizer.deployment import Summarizer
@@ -46,8 +47,9 @@ def cls(deployment: Any) -> Any:
     return deployment.func_or_class  # the class @serve.deployment wraps
 
 
-def test_the_fetcher_closes_its_http_client_and_retunes_live() -> None:
-    stages = Settings(arxiv_cache_size=10).for_stages()
+def test_the_fetcher_closes_its_http_client_and_index_and_retunes_live(tmp_path: Path) -> None:
+    folder = str(tmp_path / "index")
+    stages = Settings(arxiv_cache_size=10, index_path=folder).for_stages()
     fetcher = cls(ArxivFetcher)(stages.arxiv, gate=None)
     fetcher.reconfigure({"cache_size": 3, "num_retries": 0})
     assert fetcher.client.cache.maxsize == 3 and fetcher.client.num_retries == 0
@@ -58,6 +60,7 @@ def test_the_fetcher_closes_its_http_client_and_retunes_live() -> None:
     fetcher.check_health()
     stop(fetcher)
     assert fetcher.client.is_closed
+    PaperIndex(None, path=folder).close()  # the embedded index's folder is free again
     with pytest.raises(Exception, match="closed"):
         fetcher.check_health()
 

@@ -37,8 +37,12 @@ class GateHandle:
 @serve.deployment(name="ArxivFetcher")
 class ArxivFetcher:
     def __init__(
-        self, settings: ArxivSettings, gate: DeploymentHandle, embedder: DeploymentHandle
+        self,
+        settings: ArxivSettings,
+        gate: DeploymentHandle,
+        embedder: DeploymentHandle | None = None,
     ) -> None:
+        """``embedder`` embeds a query for the index when the caller sends no vector."""
         self.configured = self.settings = settings  # tuning starts from the configured values
         self.client = ArxivClient(
             settings.api_url,
@@ -52,6 +56,8 @@ class ArxivFetcher:
             index = open_index(settings.index, required=settings.source is not None)
 
         async def embed_query(text: str) -> np.ndarray:
+            if embedder is None:
+                raise StageError("no Embedder bound: the index needs the query's vector", "arxiv")
             return np.asarray(await embedder.embed.remote([text]))[0]
 
         self.sources = SearchSources(self.client, index, embed_query, settings.source)

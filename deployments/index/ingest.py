@@ -4,10 +4,11 @@
                                                       [--gpus-per-actor G] [--report FILE]
 
 read (``JsonLinesDatasource``: streamed line by line, plain or gzip) -> parse (``parse_rows``:
-records, or bad lines with their line numbers; records the index already holds at that
-version dropped here, before any embedding) -> embed (``EmbedRows`` actors: the Embedder's own
-``TextEmbedder``, on CPU or on a GPU each, optionally the extractive summary too) -> this
-process writes batches to Qdrant (``PaperIndex.upsert``; embedded Qdrant admits one process).
+records, or bad lines with their line numbers; records the index already holds at that version
+or a later one are marked present here and never embedded) -> embed (``EmbedRows`` actors:
+the Embedder's own ``TextEmbedder``, on CPU or on a GPU each, optionally the extractive summary
+too) -> this process writes batches to Qdrant (``PaperIndex.upsert``; embedded Qdrant admits
+one process).
 
 The same command runs on one machine (a local Ray) or on a cluster (``RAY_ADDRESS``, as a
 KubeRay RayJob: ``k8s/ingest-rayjob.yaml``). Memory stays flat whatever the file size: Ray

@@ -8,11 +8,8 @@ vector with Qdrant's IDF modifier). Payload: the paper's metadata, ``published_d
 extractive summary when the ingest made one.
 
 Search runs both legs through Qdrant's Query API in one batch, each to ``LEG_DEPTH`` hits under
-the same filter, and mixes them: each leg's scores min-max scaled over its own hits, then
-``dense_weight`` x dense + (1 - ``dense_weight``) x lexical. A convex mix of scaled scores beat
-reciprocal-rank fusion when tuned on SciTLDR-A train (Recall@5 / MRR on train: 0.961 / 0.928
-at ``dense_weight`` 0.4, against 0.961 / 0.916 for the best RRF), and it keeps a strong
-lexical match at the top even when the dense leg disagrees.
+the same filter, and mixes them (``fusion``): ``dense_weight`` x dense + (1 - ``dense_weight``)
+x lexical, each leg's scores min-max scaled over its own hits.
 
 Embedded mode (``path``) takes an exclusive lock on its folder, like memory's: one process may
 open it. On one machine the ArxivFetcher owns it while the graph runs, and ``make ingest`` runs
@@ -31,14 +28,13 @@ import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
+from deployments.index.fusion import DENSE_WEIGHT, LEG_DEPTH, mix
 from deployments.index.lexical import LexicalEncoder, SparseTerms
 from deployments.index.records import IndexRecord
-from models.paper import Paper, point_id
+from models.paper import Paper, day_key, from_day_key, point_id
 
 DENSE = "dense"
 LEXICAL = "lexical"
-LEG_DEPTH = 100  # hits per leg before the mix (the known item is in a leg's top 100 ~99%)
-DENSE_WEIGHT = 0.4  # tuned on SciTLDR-A train (bench.retrieval --tune)
 _PAPER_FIELDS_NOT_STORED = {"summary", "relevance_score", "citation", "bibtex"}
 
 
@@ -62,25 +58,6 @@ class IndexStats:
 
     records: int
     newest: date | None
-
-
-def _day(value: date) -> int:
-    return value.year * 10000 + value.month * 100 + value.day
-
-
-def _from_day(value: int) -> date:
-    return date(value // 10000, value // 100 % 100, value % 100)
-
-
-def _scaled(points: Sequence[qm.ScoredPoint], depth: int) -> dict[str, float]:
-    """A leg's scores min-max scaled to [0, 1] over its own hits. A full leg's floor is its
-    last hit (anything below did not make the leg); a short one's is 0 (nothing else matched)."""
-    if not points:
-        return {}
-    hi = points[0].score
-    lo = points[-1].score if len(points) >= depth else min(0.0, points[-1].score)
-    span = hi - lo
-    return {str(p.id): (p.score - lo) / span if span > 0 else 1.0 for p in points}
 
 
 class PaperIndex:
@@ -218,7 +195,7 @@ class PaperIndex:
         return {
             "arxiv_id": record.arxiv_id,
             "version": record.version,
-            "published_day": _day(record.published),
+            "published_day": day_key(record.published),
             "categories": list(record.categories),
             "paper": record.to_paper().model_dump(mode="json", exclude=_PAPER_FIELDS_NOT_STORED),
             "summary": summary,
@@ -242,7 +219,7 @@ class PaperIndex:
             order_by=qm.OrderBy(key="published_day", direction=qm.Direction.DESC),
         )
         day = newest[0].payload.get("published_day") if newest and newest[0].payload else None
-        return IndexStats(count, _from_day(int(day)) if day else None)
+        return IndexStats(count, from_day_key(int(day)) if day else None)
 
     @staticmethod
     def _filter(
@@ -254,8 +231,8 @@ class PaperIndex:
                 qm.FieldCondition(
                     key="published_day",
                     range=qm.Range(
-                        gte=_day(start_date) if start_date else None,
-                        lte=_day(end_date) if end_date else None,
+                        gte=day_key(start_date) if start_date else None,
+                        lte=day_key(end_date) if end_date else None,
                     ),
                 )
             )
@@ -297,13 +274,7 @@ class PaperIndex:
         legs = self.client.query_batch_points(self.collection, requests=requests)
         if mode != "fused" or len(legs) == 1:
             return [(str(p.id), p.score) for p in legs[0].points[:limit]]
-        by_meaning, by_words = (_scaled(leg.points, depth) for leg in legs)
-        w = self.dense_weight
-        mixed = {
-            pid: w * by_meaning.get(pid, 0.0) + (1.0 - w) * by_words.get(pid, 0.0)
-            for pid in by_meaning.keys() | by_words.keys()
-        }
-        return sorted(mixed.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return mix(legs[0].points, legs[1].points, depth, self.dense_weight, limit)
 
     def _rrf(
         self, vector: np.ndarray, terms: SparseTerms, flt: qm.Filter | None, depth: int, limit: int

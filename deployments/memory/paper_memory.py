@@ -20,14 +20,10 @@ import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
-from models.paper import Paper, point_id
+from models.paper import Paper, day_key, point_id
 from models.stage_types import NewMemory, StoredPaper
 
 MAX_QUERIES_KEPT = 50  # per paper; the oldest queries are dropped past this
-
-
-def _day(value: date) -> int:
-    return value.year * 10000 + value.month * 100 + value.day
 
 
 class PaperMemory:
@@ -112,7 +108,7 @@ class PaperMemory:
                 ),
                 "summary": summary,
                 "queries": queries[-MAX_QUERIES_KEPT:],
-                "published_day": _day(item.paper.published_date),
+                "published_day": day_key(item.paper.published_date),
                 "stored_at": old.stored_at if old else now,
                 "updated_at": now,
             }
@@ -141,8 +137,8 @@ class PaperMemory:
                     qm.FieldCondition(
                         key="published_day",
                         range=qm.Range(
-                            gte=_day(start_date) if start_date else None,
-                            lte=_day(end_date) if end_date else None,
+                            gte=day_key(start_date) if start_date else None,
+                            lte=day_key(end_date) if end_date else None,
                         ),
                     )
                 ]

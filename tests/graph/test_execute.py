@@ -44,8 +44,15 @@ def test_execute_ranks_summarises_and_cites(main_app: App) -> None:
     assert top["published_date"] == "2024-02-01" and top["primary_category"] == "cs.LG"
     prov = body["provenance"]
     assert prov["timestamp"].endswith(("Z", "+00:00"))
-    assert {t["stage"] for t in prov["timings"]} >= {"arxiv", "embed", "summarize", "memory_upsert"}
+    assert {t["stage"] for t in prov["timings"]} >= {
+        "search",
+        "embed",
+        "summarize",
+        "memory_upsert",
+    }
     assert prov["models"]["embedder"] == "all-MiniLM-L6-v2"
+    assert prov["models"]["search"] == "api" and prov["sources"] == ["arxiv"]
+    assert set(prov["found_in"].values()) == {"api"}  # the stand-in: no index here
     assert body["warnings"] == []
 
 

@@ -18,7 +18,10 @@ def _gate_app(api_url: str, interval_s: float) -> Any:
     from deployments.arxiv.fetcher_deployment import ArxivFetcher
     from deployments.arxiv.gate_deployment import ArxivGate
 
-    stages = Settings(arxiv_api_url=api_url, arxiv_min_interval_s=interval_s).for_stages()
+    # The API source: two fetcher replicas, and no local index for them to share.
+    stages = Settings(
+        arxiv_api_url=api_url, arxiv_min_interval_s=interval_s, arxiv_source="api"
+    ).for_stages()
     gate = ArxivGate.options(ray_actor_options={"num_cpus": 0}).bind(stages.gate)
     return ArxivFetcher.options(
         num_replicas=2, ray_actor_options={"num_cpus": 0.05}, max_ongoing_requests=16
