@@ -444,7 +444,8 @@ async def benchmark(config: Path, out: Path, levels: dict[int, int]) -> dict[str
         log("graph (serve_config.yaml):")
         graph = Graph(config)
         try:
-            base = {"arxiv_api_url": arxiv.url, "arxiv_min_interval_s": 0.0}
+            # The API source, whatever ./data/index holds: this benchmark is about the graph.
+            base = {"arxiv_api_url": arxiv.url, "arxiv_min_interval_s": 0.0, "arxiv_source": "api"}
             for c in levels:
                 await graph.deploy(**base, qdrant_path=f"{tmp}/cold{c}")
                 if c == min(levels):

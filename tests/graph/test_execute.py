@@ -51,7 +51,7 @@ def test_execute_ranks_summarises_and_cites(main_app: App) -> None:
         "memory_upsert",
     }
     assert prov["models"]["embedder"] == "all-MiniLM-L6-v2"
-    assert prov["models"]["search"] == "api" and prov["sources"] == ["arxiv"]
+    assert prov["models"]["search"] == "api" and prov["sources"][0] == "arxiv"
     assert set(prov["found_in"].values()) == {"api"}  # the stand-in: no index here
     assert body["warnings"] == []
 
