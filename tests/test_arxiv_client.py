@@ -385,3 +385,27 @@ async def test_the_gate_spaces_the_fallback_from_the_and_request(clock: FakeCloc
     assert len(times) == 2 and times[1] - times[0] >= 3.0
     assert clock.sleeps == [pytest.approx(3.0)]  # the gate's wait, no backoff
     assert result.gate_wait_s == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize(
+    "throttle",
+    [
+        httpx.Response(406, headers={"Retry-After": "4"}),
+        httpx.Response(200, content=b"Rate exceeded.", headers={"Content-Type": "text/plain"}),
+    ],
+    ids=["406", "200 Rate exceeded."],
+)
+async def test_arxivs_other_throttles_are_waited_out_not_read_as_results(
+    clock: FakeClock, throttle: httpx.Response
+) -> None:
+    transport, seen = scripted(throttle, httpx.Response(200, content=GOOD))
+    result = await make_client(clock, transport).search("neutrino")
+    assert len(seen) == 2 and result.retries == 1 and len(result.papers) == 2
+
+
+async def test_a_throttle_that_lasts_is_a_503_with_its_status(clock: FakeClock) -> None:
+    rate = httpx.Response(200, content=b"Rate exceeded.")
+    transport, seen = scripted(*(rate for _ in range(4)))
+    with pytest.raises(ArxivUnavailable, match="Rate exceeded") as caught:
+        await make_client(clock, transport, num_retries=3).search("neutrino")
+    assert len(seen) == 4 and caught.value.attempts == 4

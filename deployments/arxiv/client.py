@@ -3,7 +3,8 @@
 Errors raised (from ``models.errors``)::
 
     ArxivQueryError   arXiv's error feed (HTTP 400 or 200); the query has no searchable words
-    ArxivUnavailable  timeouts, connection errors, 429/5xx, glitchy empty pages, after retries
+    ArxivUnavailable  timeouts, connection errors, 406/429/5xx, "Rate exceeded." bodies, glitchy
+                      empty pages, after retries
 
 httpx's errors are translated here, once, with ``raise ... from exc``; the transport is
 injected, so tests use ``httpx.MockTransport`` or the local stand-in.
@@ -283,9 +284,14 @@ class ArxivClient:
             raise _Retryable(f"connection error ({type(exc).__name__}: {exc})") from exc
 
         status = response.status_code
-        if status == 429 or status >= 500:
+        # arXiv throttles with 406 as well as 429 and 503 (users of other arXiv clients report
+        # it), and sometimes with HTTP 200 and a plain "Rate exceeded." body: all are waited out.
+        if status in (406, 429) or status >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise _Retryable(f"HTTP {status}", retry_after, status=status)
+        if status == 200 and bytes(body[:64]).strip().lower().startswith(b"rate exceeded"):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise _Retryable("rate limited (HTTP 200 'Rate exceeded.')", retry_after, status=200)
         if status == 400:
             message = f"arXiv answered HTTP 400 for {params['search_query']!r}"
             try:
