@@ -95,3 +95,17 @@ def test_fallback_neutralises_user_syntax_like_the_and_query() -> None:
 def test_fallback_with_no_words_is_a_query_error() -> None:
     with pytest.raises(ArxivQueryError, match="no searchable words"):
         build_fallback_query("!!! ??? ---")
+
+
+def test_categories_are_ored_and_anded_to_the_words() -> None:
+    assert build_search_query("graph networks", categories=["cs.LG", "stat.ML"]) == (
+        "(all:graph AND all:networks) AND (cat:cs.LG OR cat:stat.ML)"
+    )
+    assert build_fallback_query(
+        "graph networks", date(2024, 1, 1), date(2024, 1, 31), ["hep-th"]
+    ) == (
+        "(all:graph OR all:networks) AND submittedDate:[202401010000 TO 202401312359]"
+        " AND (cat:hep-th)"
+    )
+    # Names that are not arXiv categories never reach arXiv.
+    assert build_search_query("graph", categories=["cs.LG) OR all:x"]) == "all:graph"

@@ -116,7 +116,7 @@ async def test_hybrid_asks_the_api_only_for_what_is_newer_than_the_index(
     assert len({p.arxiv_id for p in merged.papers}) == len(merged.papers)
 
 
-def test_a_merge_keeps_the_latest_version_and_the_index_order() -> None:
+def test_a_merge_keeps_the_latest_version_and_gives_each_side_its_turn() -> None:
     # The API is asked only for what is newer than the index, but the index's "newest" is
     # cached for a minute: a paper can come from both, and then the later version wins.
     papers = {r.arxiv_id: r.to_paper() for r in RECORDS}
@@ -130,10 +130,22 @@ def test_a_merge_keeps_the_latest_version_and_the_index_order() -> None:
     ]
     assert origin == {"2401.00001": "index", "2404.00007": "api", "2405.00009": "api"}
     same, origin = merge_latest([v1], [v1.model_copy()], limit=10)
-    assert len(same) == 1 and origin == {
-        "2404.00007": "index"
-    }  # a tie: the index's, with its vector
-    assert len(merge_latest([other, v1], [third], limit=2)[0]) == 2
+    assert len(same) == 1 and origin == {"2404.00007": "index"}  # a tie: the index's vector
+    # An index that could fill the limit alone still leaves room for what only arXiv has.
+    full = [papers[i] for i in ("2401.00001", "2401.00002", "2402.00003", "2402.00004")]
+    merged, origin = merge_latest(full, [third], limit=3)
+    assert [p.arxiv_id for p in merged] == ["2401.00001", "2405.00009", "2401.00002"]
+
+
+async def test_categories_reach_arxiv_in_the_query_and_leave_its_cache_alone(
+    make_sources: MakeSources, standin: StandIn
+) -> None:
+    sources = make_sources([], "api")
+    quantum = await sources.search("neural networks", max_results=10, categories=["quant-ph"])
+    assert quantum.papers and all("quant-ph" in p.categories for p in quantum.papers)
+    assert "(cat:quant-ph)" in standin.requests()[-1]["search_query"]
+    everything = await sources.search("neural networks", max_results=10)
+    assert len(everything.papers) > len(quantum.papers)  # not the filtered answer again
 
 
 async def test_hybrid_answers_from_the_index_when_arxiv_is_down(
@@ -144,7 +156,7 @@ async def test_hybrid_answers_from_the_index_when_arxiv_is_down(
     sources.client.num_retries = 0
     result = await sources.search("neural networks", max_results=5)
     assert result.papers and set(result.found_in.values()) == {"index"}
-    assert result.warnings and "arXiv API" in result.warnings[0]
+    assert result.warnings and "arXiv API failed" in result.warnings[0]
 
 
 async def test_a_repeated_index_search_is_answered_from_its_cache(

@@ -22,7 +22,7 @@ import dataclasses
 import email.utils
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import httpx
@@ -161,24 +161,31 @@ class ArxivClient:
         start_date: date | None = None,
         end_date: date | None = None,
         max_results: int = 10,
+        categories: Sequence[str] = (),
     ) -> SearchResult:
         """Papers for free text, sorted by arXiv's relevance; cached per normalised query.
+        ``categories``: only papers in any of them (``cat:`` clauses of the query itself).
 
         When the ANDed query finds fewer than ``max_results`` and has two or more terms, the
         ORed fallback query fills the rest (see the module docstring)."""
-        query = build_search_query(text, start_date, end_date)
+        query = build_search_query(text, start_date, end_date, categories)
         key = (query, max_results)
         cached = self.cache.get(key)
         if cached is not None:
             return dataclasses.replace(
-                cached, cache_hit=True, requests=0, retries=0, gate_wait_s=0.0
+                cached,
+                papers=list(cached.papers),
+                cache_hit=True,
+                requests=0,
+                retries=0,
+                gate_wait_s=0.0,
             )
         cost = _Cost()
         page = await self._fetch_with_retries(self._params(query, max_results), cost)
         papers, total, used = page.papers, page.total_results, query
         fell_back, cacheable = False, True
         if self.fallback and page.total_results < max_results and len(query_terms(text)) >= 2:
-            loose = build_fallback_query(text, start_date, end_date)
+            loose = build_fallback_query(text, start_date, end_date, categories)
             logger.info(
                 "arXiv: %r found %s of %s wanted; trying %r", query, total, max_results, loose
             )
@@ -204,8 +211,8 @@ class ArxivClient:
             gate_wait_s=cost.gate_wait_s,
             fallback=fell_back,
         )
-        if cacheable:
-            self.cache.put(key, result)
+        if cacheable:  # a copy: the caller may change what it gets
+            self.cache.put(key, dataclasses.replace(result, papers=list(papers)))
         return result
 
     @staticmethod

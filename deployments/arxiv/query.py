@@ -4,6 +4,7 @@ syntax in them neutralised, an optional submission-date range."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from models.errors import ArxivQueryError
@@ -76,6 +77,23 @@ def _date_clause(start_date: date | None, end_date: date | None) -> str | None:
     return f"submittedDate:[{lo} TO {hi}]"
 
 
+_CATEGORY = re.compile(r"[a-z][a-z-]{0,15}(?:\.[A-Za-z-]{1,10})?")
+
+
+def _filters(
+    start_date: date | None, end_date: date | None, categories: Sequence[str] = ()
+) -> list[str]:
+    """The clauses ANDed to the search words: the date range, the categories ORed."""
+    clauses = []
+    dates = _date_clause(start_date, end_date)
+    if dates:
+        clauses.append(dates)
+    names = [c for c in categories if _CATEGORY.fullmatch(c)]  # anything else never reaches arXiv
+    if names:
+        clauses.append("(" + " OR ".join(f"cat:{c}" for c in names) + ")")
+    return clauses
+
+
 def _searchable_terms(text: str) -> list[str]:
     terms = query_terms(text)
     if not terms:
@@ -84,20 +102,27 @@ def _searchable_terms(text: str) -> list[str]:
 
 
 def build_search_query(
-    text: str, start_date: date | None = None, end_date: date | None = None
+    text: str,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    categories: Sequence[str] = (),
 ) -> str:
-    """arXiv ``search_query`` for free text and an optional inclusive submission-date range.
+    """arXiv ``search_query`` for free text, an optional inclusive submission-date range and
+    optional categories (any of them).
 
     Returns plain text with spaces (``... TO ...``): the HTTP client encodes it exactly once.
     Writing ``+TO+`` here would be encoded again to ``%2BTO%2B`` and break the range.
     """
     search = " AND ".join(f"all:{t}" for t in _searchable_terms(text))
-    dates = _date_clause(start_date, end_date)
-    return search if dates is None else f"({search}) AND {dates}"
+    filters = _filters(start_date, end_date, categories)
+    return " AND ".join([f"({search})", *filters]) if filters else search
 
 
 def build_fallback_query(
-    text: str, start_date: date | None = None, end_date: date | None = None
+    text: str,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    categories: Sequence[str] = (),
 ) -> str:
     """The looser ``search_query`` to send when :func:`build_search_query` finds too little.
 
@@ -109,5 +134,4 @@ def build_fallback_query(
     neutralising, same once-only encoding as :func:`build_search_query`.
     """
     search = "(" + " OR ".join(f"all:{t}" for t in _searchable_terms(text)) + ")"
-    dates = _date_clause(start_date, end_date)
-    return search if dates is None else f"{search} AND {dates}"
+    return " AND ".join([search, *_filters(start_date, end_date, categories)])

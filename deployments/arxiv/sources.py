@@ -60,6 +60,11 @@ def open_index(settings: IndexSettings, required: bool) -> PaperIndex | None:
             raise
         logger.warning("the local index is locked (an ingest running?): the arXiv API serves")
         return None
+    except Exception as exc:  # a Qdrant server away, a collection of another shape
+        if required:
+            raise StageError(f"the local index cannot be opened: {exc}", "arxiv") from exc
+        logger.warning("the local index cannot be opened (%s): the arXiv API serves", exc)
+        return None
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class SearchSources:
         self.configured = source
         self._clock = clock
         self._stats: tuple[float, IndexStats] | None = None
+        self._stats_lock = asyncio.Lock()  # one refresh at a time, however many requests wait
         # Index answers by request: the index changes only with an ingest, and a warm request
         # then costs no search at all (as the API's TTL cache does for arXiv).
         self.index_cache: LRUCache[tuple[Any, ...], SearchResult] = LRUCache(
@@ -117,16 +123,21 @@ class SearchSources:
         """What the index holds (cached ``STATS_TTL_S``); None without an index."""
         if self.index is None:
             return None
-        now = self._clock()
-        if self._stats is None or now - self._stats[0] > STATS_TTL_S:
-            self._stats = (now, await self._on_index_thread(self.index.stats))
+        async with self._stats_lock:
+            now = self._clock()
+            if self._stats is None or now - self._stats[0] > STATS_TTL_S:
+                self._stats = (now, await self._on_index_thread(self.index.stats))
         return self._stats[1]
 
     async def effective_source(self) -> ArxivSource:
         """The source a search uses now: the configured one, or the automatic choice."""
         if self.configured is not None:
             return self.configured
-        stats = await self.stats()
+        try:
+            stats = await self.stats()
+        except Exception as exc:  # unset source: an index that fails leaves the API serving
+            logger.warning("the local index does not answer (%s): the arXiv API serves", exc)
+            return "api"
         return "index" if stats is not None and stats.records > 0 else "api"
 
     async def info(self) -> dict[str, Any]:
@@ -169,13 +180,9 @@ class SearchSources:
             start_date=wanted.start_date,
             end_date=wanted.end_date,
             max_results=wanted.max_results,
+            categories=wanted.categories,
         )
-        if wanted.categories:  # arXiv's answer filtered here; the query stays the user's words
-            allowed = set(wanted.categories)
-            result.papers = [p for p in result.papers if allowed & set(p.categories)]
-        result.source = "api"
-        result.found_in = {p.arxiv_id: "api" for p in result.papers}
-        return result
+        return replace(result, source="api", found_in={p.arxiv_id: "api" for p in result.papers})
 
     async def _from_index(
         self, wanted: Wanted, query_vector: np.ndarray | None = None
@@ -237,7 +244,7 @@ class SearchSources:
             if not isinstance(unwrap(fresh), ArmError):
                 raise fresh
             result.warnings.append(
-                f"arXiv API not asked for papers newer than the index: {unwrap(fresh)}"
+                f"papers newer than the index are missing: the arXiv API failed ({unwrap(fresh)})"
             )
             return result
         result.papers, result.found_in = merge_latest(
@@ -255,8 +262,8 @@ class SearchSources:
 
     def close(self) -> None:
         """Stop the index thread and release the index."""
-        if self._thread is not None:
-            self._thread.shutdown(wait=True)
+        if self._thread is not None:  # a search in flight finishes on its own; none queues
+            self._thread.shutdown(wait=False, cancel_futures=True)
             self._thread = None
         if self.index is not None:
             self.index.close()
@@ -279,12 +286,19 @@ def merge_latest(
     indexed: list[Paper], fresh: list[Paper], limit: int
 ) -> tuple[list[Paper], dict[str, str]]:
     """Both lists merged by arXiv id, the latest version of each kept (the index's on a tie:
-    it has the vector); the index's order first (its hits are ranked), then what only the API
-    found; at most ``limit``. Also each kept paper's origin, "index" or "api"."""
+    it has the vector), at most ``limit``: taken in turn from each list in its own order, so
+    the papers newer than the index get their share even when the index alone could fill
+    ``limit`` (the Ingress re-ranks them all by meaning). Also each kept paper's origin."""
     by_id: dict[str, tuple[Paper, str]] = {}
-    for paper, origin in [*((p, "index") for p in indexed), *((p, "api") for p in fresh)]:
-        kept = by_id.get(paper.arxiv_id)
-        if kept is None or paper.version > kept[0].version:
-            by_id[paper.arxiv_id] = (paper, origin)
-    chosen = list(by_id.values())[:limit]
-    return [p for p, _ in chosen], {p.arxiv_id: origin for p, origin in chosen}
+    sides = [(p, "index") for p in indexed], [(p, "api") for p in fresh]
+    for i in range(max(len(sides[0]), len(sides[1]))):
+        for side in sides:
+            if i >= len(side):
+                continue
+            paper, origin = side[i]
+            kept = by_id.get(paper.arxiv_id)
+            if kept is None and len(by_id) >= limit:
+                continue
+            if kept is None or paper.version > kept[0].version:
+                by_id[paper.arxiv_id] = (paper, origin)
+    return [p for p, _ in by_id.values()], {i: origin for i, (_, origin) in by_id.items()}

@@ -277,14 +277,19 @@ def main(argv: list[str] | None = None) -> int:
             api_key=key.get_secret_value() if key else None,
             collection=settings.index_collection,
         )
-    except IndexLocked as exc:
+    except (IndexLocked, ValueError, OSError) as exc:  # a locked folder, another model's index
         print(f"ingest: {exc}", file=sys.stderr)
         return 2
-    ray.init(ignore_reinit_error=True, logging_level=logging.WARNING, log_to_driver=False)
-    gpus_per_actor, embed_actors = size_actors(
-        ray.cluster_resources(), args.gpus_per_actor, args.embed_actors, threads
-    )
+    missing = [p for p in args.paths if "://" not in p and not Path(p).is_file()]
+    if missing:
+        index.close()
+        print(f"ingest: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
     try:
+        ray.init(ignore_reinit_error=True, logging_level=logging.WARNING, log_to_driver=False)
+        gpus_per_actor, embed_actors = size_actors(
+            ray.cluster_resources(), args.gpus_per_actor, args.embed_actors, threads
+        )
         report = ingest(
             args.paths,
             index,

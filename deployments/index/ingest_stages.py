@@ -51,6 +51,11 @@ def datasource_class() -> type:
         """Rows ``{path, line, raw}`` of JSON Lines files, a block per ``ROWS_PER_BLOCK``
         lines, read as a stream (never a whole file in memory)."""
 
+        def resolve_compression(self, path: str, open_args: dict[str, Any]) -> str | None:
+            # The bytes decide (``iter_stream_lines`` sniffs gzip's magic), not the suffix:
+            # downloads often lose or gain a ".gz".
+            return None
+
         def _read_stream(self, f: pyarrow.NativeFile, path: str) -> Iterator[Any]:
             import pyarrow as pa
 

@@ -100,9 +100,11 @@ class PaperIndex:
             vectors = self.client.get_collection(self.collection).config.params.vectors
             dense = vectors.get(DENSE) if isinstance(vectors, dict) else None
             if dense is None or (self.dimension is not None and dense.size != self.dimension):
+                held = f"{dense.size}-d vectors" if dense is not None else "no dense vectors"
                 raise ValueError(
-                    f"collection {self.collection!r} is not an index of {self.dimension}-d "
-                    "vectors; ingest into another INDEX_PATH or collection"
+                    f"collection {self.collection!r} at {self.location} holds {held}, the "
+                    f"embedding model makes {self.dimension}-d ones: ingest into another "
+                    "INDEX_PATH or collection, or with the model it was made with"
                 )
             self.dimension = dense.size
             return

@@ -102,6 +102,7 @@ class ResearchPipeline:
         # Query vectors by exact query text: a repeated query skips the embedder entirely.
         self.query_vectors: LRUCache[str, np.ndarray] = LRUCache(query_cache_size)
         self._search_info: LRUCache[str, dict[str, Any]] = LRUCache(1, ttl_s=SEARCH_INFO_TTL_S)
+        self._search_info_retry_at = 0.0
 
     async def search_info(self) -> dict[str, Any] | None:
         """The search source and what the local index holds (records, newest date), asked of
@@ -109,10 +110,13 @@ class ResearchPipeline:
         does not answer within 2 s."""
         info = self._search_info.get("info")
         if info is None:
+            if time.monotonic() < self._search_info_retry_at:
+                return None  # it failed a moment ago: requests do not each wait 2 s for it
             try:
                 info = await asyncio.wait_for(self.fetcher.info(), 2.0)
             except Exception as exc:  # restarting or busy: the endpoints answer without it
                 logger.warning("could not read the search source: %s", unwrap(exc))
+                self._search_info_retry_at = time.monotonic() + 10.0
                 return None
             self._search_info.put("info", info)
         return info
