@@ -5,7 +5,8 @@ Plain dataclasses (they carry numpy vectors, which pydantic would copy); every o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,18 @@ class SearchResult:
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     summaries: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    def copy(self, **changes: Any) -> SearchResult:
+        """This result with its own lists and maps (the papers themselves shared), and
+        ``changes`` applied: what a cache stores and hands out, so no caller's edits reach it."""
+        own = {
+            "papers": list(self.papers),
+            "found_in": dict(self.found_in),
+            "vectors": dict(self.vectors),
+            "summaries": dict(self.summaries),
+            "warnings": list(self.warnings),
+        }
+        return replace(self, **{**own, **changes})
 
 
 @dataclass

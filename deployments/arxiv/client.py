@@ -172,14 +172,7 @@ class ArxivClient:
         key = (query, max_results)
         cached = self.cache.get(key)
         if cached is not None:
-            return dataclasses.replace(
-                cached,
-                papers=list(cached.papers),
-                cache_hit=True,
-                requests=0,
-                retries=0,
-                gate_wait_s=0.0,
-            )
+            return cached.copy(cache_hit=True, requests=0, retries=0, gate_wait_s=0.0)
         cost = _Cost()
         page = await self._fetch_with_retries(self._params(query, max_results), cost)
         papers, total, used = page.papers, page.total_results, query
@@ -212,7 +205,7 @@ class ArxivClient:
             fallback=fell_back,
         )
         if cacheable:  # a copy: the caller may change what it gets
-            self.cache.put(key, dataclasses.replace(result, papers=list(papers)))
+            self.cache.put(key, result.copy())
         return result
 
     @staticmethod

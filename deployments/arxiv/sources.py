@@ -32,7 +32,7 @@ from deployments.common.logs import arm_logger
 from deployments.index.paper_index import IndexHit, IndexLocked, IndexStats, PaperIndex
 from models.errors import ArmError, StageError, unwrap
 from models.paper import Paper
-from models.settings import ArxivSource, IndexSettings, read_secret
+from models.settings import ArxivSource, IndexSettings
 from models.stage_types import SearchResult
 
 logger = arm_logger(__name__)
@@ -46,15 +46,8 @@ INDEX_CACHE_TTL_S = 3600.0
 def open_index(settings: IndexSettings, required: bool) -> PaperIndex | None:
     """The local index as a reader. Embedded and locked by an ingest: an error when the
     source must be the index, else None (the API serves until a restart)."""
-    key = read_secret("qdrant_api_key")
     try:
-        return PaperIndex(
-            None,
-            url=settings.qdrant_url,
-            path=settings.path,
-            api_key=key.get_secret_value() if key else None,
-            collection=settings.collection,
-        )
+        return PaperIndex.from_settings(settings)
     except IndexLocked:
         if required:
             raise
@@ -182,7 +175,7 @@ class SearchSources:
             max_results=wanted.max_results,
             categories=wanted.categories,
         )
-        return replace(result, source="api", found_in={p.arxiv_id: "api" for p in result.papers})
+        return result.copy(source="api", found_in={p.arxiv_id: "api" for p in result.papers})
 
     async def _from_index(
         self, wanted: Wanted, query_vector: np.ndarray | None = None
@@ -191,7 +184,7 @@ class SearchSources:
         key = (wanted, await self.stats())  # a new ingest (other stats) is a new answer
         cached = self.index_cache.get(key)
         if cached is not None:
-            return _copy(cached, cache_hit=True)
+            return cached.copy(cache_hit=True)
         if query_vector is None:
             query_vector = await self.embed_query(wanted.text)
         vector = np.asarray(query_vector, dtype=np.float32)
@@ -219,7 +212,7 @@ class SearchSources:
             vectors={h.paper.arxiv_id: h.vector for h in hits},
             summaries={h.paper.arxiv_id: h.summary for h in hits if h.summary},
         )
-        self.index_cache.put(key, _copy(result))
+        self.index_cache.put(key, result.copy())
         return result
 
     async def _hybrid(self, wanted: Wanted, query_vector: np.ndarray | None) -> SearchResult:
@@ -267,19 +260,6 @@ class SearchSources:
             self._thread = None
         if self.index is not None:
             self.index.close()
-
-
-def _copy(result: SearchResult, cache_hit: bool = False) -> SearchResult:
-    """A result whose lists and maps are its own: callers (``hybrid``) change what they get."""
-    return replace(
-        result,
-        papers=list(result.papers),
-        found_in=dict(result.found_in),
-        vectors=dict(result.vectors),
-        summaries=dict(result.summaries),
-        warnings=list(result.warnings),
-        cache_hit=cache_hit or result.cache_hit,
-    )
 
 
 def merge_latest(

@@ -260,8 +260,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from deployments.common.process import configure_model_process
     from deployments.embedder.text_embedder import TextEmbedder
-    from models.settings import read_secret
 
+    missing = [p for p in args.paths if "://" not in p and not Path(p).is_file()]
+    if missing:
+        print(f"ingest: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
     threads = args.threads or settings.embedding_threads or 2
     try:
         # The dimension, from the model itself (a few seconds, once).
@@ -269,21 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         probe = TextEmbedder(settings.embedding_model)
         dimension = probe.dimension
         probe.close()
-        key = read_secret("qdrant_api_key")
-        index = PaperIndex(
-            dimension,
-            url=settings.qdrant_url,
-            path=settings.index_path,
-            api_key=key.get_secret_value() if key else None,
-            collection=settings.index_collection,
-        )
+        index = PaperIndex.from_settings(settings.for_stages().arxiv.index, dimension)
     except (IndexLocked, ValueError, OSError) as exc:  # a locked folder, another model's index
         print(f"ingest: {exc}", file=sys.stderr)
-        return 2
-    missing = [p for p in args.paths if "://" not in p and not Path(p).is_file()]
-    if missing:
-        index.close()
-        print(f"ingest: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     try:
         ray.init(ignore_reinit_error=True, logging_level=logging.WARNING, log_to_driver=False)

@@ -29,9 +29,10 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from deployments.index.fusion import DENSE_WEIGHT, LEG_DEPTH, mix
-from deployments.index.lexical import LexicalEncoder, SparseTerms
+from deployments.index.lexical import LexicalEncoder
 from deployments.index.records import IndexRecord
 from models.paper import Paper, day_key, from_day_key, point_id
+from models.settings import IndexSettings, read_secret
 
 DENSE = "dense"
 LEXICAL = "lexical"
@@ -91,6 +92,19 @@ class PaperIndex:
                     "running? stop it first, or use a Qdrant server through QDRANT_URL)"
                 ) from exc
         self._ensure_collection()
+
+    @classmethod
+    def from_settings(cls, settings: IndexSettings, dimension: int | None = None) -> PaperIndex:
+        """The index the settings name (``QDRANT_API_KEY`` read from this process's
+        environment): a reader with ``dimension`` None (the fetcher), the writer with it."""
+        key = read_secret("qdrant_api_key")
+        return cls(
+            dimension,
+            url=settings.qdrant_url,
+            path=settings.path,
+            api_key=key.get_secret_value() if key else None,
+            collection=settings.collection,
+        )
 
     def _ensure_collection(self) -> None:
         """Check an existing collection (and learn its dimension); create it when a
@@ -260,45 +274,25 @@ class PaperIndex:
         if self.dimension is None:
             return []  # no collection yet: nothing ingested
         flt = self._filter(start_date, end_date, categories)
-        terms = self.lexical.query(query_text)
         depth = max(LEG_DEPTH, limit)
-        if mode == "rrf":
-            return self._rrf(query_vector, terms, flt, depth, limit)
-        requests = []
-        if mode in ("fused", "dense"):
-            dense = np.asarray(query_vector, dtype=np.float32).tolist()
-            requests.append(qm.QueryRequest(query=dense, using=DENSE, filter=flt, limit=depth))
-        if mode in ("fused", "lexical") and terms.indices:
-            sparse = qm.SparseVector(indices=terms.indices, values=terms.values)
-            requests.append(qm.QueryRequest(query=sparse, using=LEXICAL, filter=flt, limit=depth))
-        if not requests:
+        dense = (np.asarray(query_vector, dtype=np.float32).tolist(), DENSE)
+        terms = self.lexical.query(query_text)
+        sparse = (qm.SparseVector(indices=terms.indices, values=terms.values), LEXICAL)
+        # The same two legs either way: fused and mixed here, or fused by Qdrant (rrf).
+        wanted = {"dense": [dense], "lexical": [sparse]}.get(mode, [dense, sparse])
+        wanted = [(q, using) for q, using in wanted if using == DENSE or terms.indices]
+        if not wanted:
             return []
+        if mode == "rrf":
+            both = [qm.Prefetch(query=q, using=u, filter=flt, limit=depth) for q, u in wanted]
+            rrf = qm.RrfQuery(rrf=qm.Rrf(k=60))
+            fused = self.client.query_points(self.collection, prefetch=both, query=rrf, limit=limit)
+            return [(str(p.id), p.score) for p in fused.points]
+        requests = [qm.QueryRequest(query=q, using=u, filter=flt, limit=depth) for q, u in wanted]
         legs = self.client.query_batch_points(self.collection, requests=requests)
         if mode != "fused" or len(legs) == 1:
             return [(str(p.id), p.score) for p in legs[0].points[:limit]]
         return mix(legs[0].points, legs[1].points, depth, self.dense_weight, limit)
-
-    def _rrf(
-        self, vector: np.ndarray, terms: SparseTerms, flt: qm.Filter | None, depth: int, limit: int
-    ) -> list[tuple[str, float]]:
-        legs = [
-            qm.Prefetch(
-                query=np.asarray(vector, dtype=np.float32).tolist(),
-                using=DENSE,
-                filter=flt,
-                limit=depth,
-            ),
-            qm.Prefetch(
-                query=qm.SparseVector(indices=terms.indices, values=terms.values),
-                using=LEXICAL,
-                filter=flt,
-                limit=depth,
-            ),
-        ]
-        fused = self.client.query_points(
-            self.collection, prefetch=legs, query=qm.RrfQuery(rrf=qm.Rrf(k=60)), limit=limit
-        )
-        return [(str(p.id), p.score) for p in fused.points]
 
     def search(
         self,
