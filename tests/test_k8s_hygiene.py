@@ -92,19 +92,33 @@ def _gpus(group: dict[str, Any]) -> int:
     return int(limits.get("nvidia.com/gpu", 0))
 
 
+def _advertised(group: dict[str, Any]) -> dict[str, float]:
+    """The custom resources a group's ``rayStartParams.resources`` advertises (KubeRay quotes
+    the JSON once more)."""
+    text = group["rayStartParams"].get("resources")
+    return dict(json.loads(json.loads(text))) if text else {}
+
+
 @pytest.mark.parametrize("name", RAYSERVICES)
-def test_gpu_workers_leave_no_room_for_cpu_stages(name: str) -> None:
+def test_gpu_stages_only_on_gpu_workers_and_cpu_stages_never(name: str) -> None:
     (service,) = [d for d in _docs(name) if d["kind"] == "RayService"]
     app = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"][0]
-    cpus = {d["name"]: d["ray_actor_options"]["num_cpus"] for d in app["deployments"]}
-    smallest_cpu_stage = min(c for stage, c in cpus.items() if stage != "Embedder" and c > 0)
-    gpu_groups = [g for g in _groups(name).values() if _gpus(g)]
-    assert gpu_groups
-    for group in gpu_groups:
-        advertised = float(group["rayStartParams"]["num-cpus"])
-        assert cpus["Embedder"] <= advertised < _cpu_request(group)
-        # An Embedder on the pod leaves less than any CPU stage asks for.
-        assert advertised - cpus["Embedder"] < smallest_cpu_stage
+    actor_options = {d["name"]: d.get("ray_actor_options", {}) for d in app["deployments"]}
+    llm = app["args"].get("llm_config")
+    if llm:
+        actor_options["LLM"] = llm["deployment_config"]["ray_actor_options"]
+    gpu_stages = {n for n, o in actor_options.items() if o.get("resources", {}).get("gpu_node")}
+    assert "Embedder" in gpu_stages and (not llm or "LLM" in gpu_stages)
+    for stage, options in actor_options.items():
+        if stage not in gpu_stages:  # some CPU: never on the head or a gpu pod (they offer none)
+            assert options["num_cpus"] > 0, stage
+    groups = _groups(name)
+    assert groups["head"]["rayStartParams"]["num-cpus"] == "0"
+    for group_name, group in groups.items():
+        gpus = _gpus(group)
+        if gpus:
+            assert group["rayStartParams"]["num-cpus"] == "0", group_name
+        assert _advertised(group).get("gpu_node", 0) == gpus, group_name
 
 
 def test_ingest_gpu_workers_cap_their_cpus() -> None:
