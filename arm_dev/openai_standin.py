@@ -31,8 +31,11 @@ def first_sentence_of_prompt(messages: list[dict[str, str]]) -> str:
     return re.split(r"(?<=[.!?])\s+", abstract, maxsplit=1)[0]
 
 
-def chat_completion(completion_id: str, model: str, content: str) -> dict[str, Any]:
-    """A ChatCompletionResponse body in OpenAI's schema."""
+def chat_completion(
+    completion_id: str, model: str, content: str, prompt_tokens: int = 0
+) -> dict[str, Any]:
+    """A ChatCompletionResponse body in OpenAI's schema (tokens counted as words)."""
+    completion_tokens = len(content.split())
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -45,6 +48,11 @@ def chat_completion(completion_id: str, model: str, content: str) -> dict[str, A
                 "message": {"role": "assistant", "content": content},
             }
         ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 

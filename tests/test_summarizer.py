@@ -202,8 +202,12 @@ async def test_openai_backend_errors_are_stage_errors() -> None:
         await backend.summarize("t", ABSTRACT)
 
 
+needs_ray_serve_llm = pytest.mark.vllm  # Ray Serve LLM's types need vLLM (make test-vllm-cpu)
+
+
 class _LLMServerHandle:
-    """Just enough of a DeploymentHandle to an LLMServer: options(stream=True).chat.remote()."""
+    """Just enough of a DeploymentHandle to an LLMServer: options(stream=True).chat.remote()
+    taking Ray Serve LLM's ChatCompletionRequest and yielding its ChatCompletionResponse."""
 
     def __init__(self, answer: str) -> None:
         self.answer = answer
@@ -214,24 +218,33 @@ class _LLMServerHandle:
         assert kwargs == {"stream": True}
         return self
 
-    def remote(self, request: Any) -> AsyncIterator[dict[str, Any]]:
+    def remote(self, request: Any) -> AsyncIterator[Any]:
+        from ray.serve.llm.openai_api_models import ChatCompletionResponse
+
+        from arm_dev.openai_standin import chat_completion
+
         self.requests.append(request)
 
-        async def stream() -> AsyncIterator[dict[str, Any]]:
-            yield {"choices": [{"message": {"content": self.answer}}]}
+        async def stream() -> AsyncIterator[Any]:
+            body = chat_completion("chatcmpl-1", request.model, self.answer)
+            yield ChatCompletionResponse.model_validate(body)
 
         return stream()
 
 
+@needs_ray_serve_llm
 async def test_vllm_backend_sends_a_chat_request_and_cleans_the_answer() -> None:
+    from ray.serve.llm.openai_api_models import ChatCompletionRequest
+
     handle = _LLMServerHandle("<think>x</think>\nTL;DR: A CNN decoder reaches a 0.9% threshold.")
     backend = VLLMSummarizer(handle, "qwen")
     assert await backend.summarize("t", ABSTRACT) == "A CNN decoder reaches a 0.9% threshold."
-    request = handle.requests[0]
-    fields = request.model_dump() if hasattr(request, "model_dump") else request
-    assert fields["model"] == "qwen" and fields["stream"] is False
+    (request,) = handle.requests
+    assert isinstance(request, ChatCompletionRequest)
+    assert request.model == "qwen" and request.stream is False
 
 
+@needs_ray_serve_llm
 async def test_checked_summary_flags_unfaithful_llm_output() -> None:
     handle = _LLMServerHandle("A CNN decoder reaches a 2.5% threshold with GPT-4.")
     outcome = await summarize_checked(VLLMSummarizer(handle, "qwen"), "t", ABSTRACT, 5.0)
@@ -239,6 +252,13 @@ async def test_checked_summary_flags_unfaithful_llm_output() -> None:
     assert any("2.5%" in w for w in outcome.warnings) and any(
         "GPT-4" in w for w in outcome.warnings
     )
+
+
+def test_vllm_backend_needs_the_served_model_id() -> None:
+    """Without SUMMARIZER_MODEL or llm_config's model_id it would ask vLLM for "default"."""
+    settings = Settings.load({"summarizer_backend": "vllm"}, {}).resolved().for_stages()
+    with pytest.raises(ValueError, match="model_id or SUMMARIZER_MODEL"):
+        make_backend(settings.summarizer, llm=object())
 
 
 async def test_checked_summary_times_out_into_a_warning() -> None:

@@ -79,7 +79,12 @@ def make_backend(
     if settings.backend == "vllm":
         if llm is None:
             raise ValueError("SUMMARIZER_BACKEND=vllm needs the LLM deployment bound in the graph")
-        return VLLMSummarizer(llm, settings.model or "default", max_words=max_words)
+        if not settings.model:  # graph.py sets it from llm_config's model_id
+            raise ValueError(
+                "SUMMARIZER_BACKEND=vllm needs the served model's id: "
+                "llm_config.model_loading_config.model_id or SUMMARIZER_MODEL"
+            )
+        return VLLMSummarizer(llm, settings.model, max_words=max_words)
     if embed is None:
         raise ValueError("the extractive summarizer needs sentence vectors (the Embedder)")
     return ExtractiveSummarizer(

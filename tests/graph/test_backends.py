@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.graph.conftest import App
 
@@ -55,6 +56,7 @@ def test_summarizer_failure_degrades_to_null_and_a_warning(llm_app: App) -> None
     assert again["provenance"]["cache"]["summaries_made"] == len(again["papers"])
 
 
+@pytest.mark.vllm
 def test_vllm_backend_through_the_llm_server_interface(vllm_app: App) -> None:
     response = vllm_app.client.post("/execute", json=QUERY)
     assert response.status_code == 200, response.text
