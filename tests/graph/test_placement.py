@@ -18,9 +18,11 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -100,6 +102,10 @@ def cluster(tmp_path: Path) -> Iterator[dict[str, Any]]:
         "TOKENIZERS_PARALLELISM": "false",
     }
     env.pop("RAY_ADDRESS", None)
+    # A temp folder of its own: `ray start --head` records itself as this machine's current
+    # cluster there, and a later `ray.init()` (make run, the tier's Ray) would connect to it.
+    # Short, for the Unix sockets' path limit.
+    temp_dir = Path(tempfile.mkdtemp(prefix="arm-nodes-", dir="/tmp"))
     gcs, dashboard = _free_port(), _free_port()
     bases = random.sample(range(20000, 30000, 200), 3)
     nodes: list[Node] = []
@@ -130,6 +136,7 @@ def cluster(tmp_path: Path) -> Iterator[dict[str, Any]]:
             "head",
             [
                 "--head",
+                f"--temp-dir={temp_dir}",
                 f"--port={gcs}",
                 f"--dashboard-port={dashboard}",
                 "--dashboard-host=127.0.0.1",
@@ -145,6 +152,7 @@ def cluster(tmp_path: Path) -> Iterator[dict[str, Any]]:
     finally:
         for node in reversed(nodes):  # workers first, the head last
             _stop(node)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _cli(env: Mapping[str, str], *args: str, tool: str = "ray") -> subprocess.CompletedProcess[str]:
