@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 
-.PHONY: run test test-unit test-graph test-vllm-cpu test-gpu lint manifests standin ingest eval-summaries bench bench-sources bench-retrieval clean
+.PHONY: run monitor test test-unit test-graph test-vllm-cpu test-gpu lint manifests standin ingest eval-summaries bench bench-sources bench-autoscale bench-retrieval clean
 
 # torch==2.13.0 first: it is the CPU build on this machine's disk; a bare `torch` requirement
 # would otherwise fetch a multi-GB CUDA build.
@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# RAY_PROMETHEUS_HOST: the Ray dashboard reads per-node time series from `make monitor`'s
+# Prometheus (it shows charts once that runs; nothing breaks while it does not).
 run: $(STAMP)
-	$(VENV)/bin/serve run serve_config.yaml
+	@echo "Ray dashboard: http://$(HOST):8265 (it asks for this cluster's token: $(VENV)/bin/ray get-auth-token)"
+	@echo "Per-stage throughput: make monitor in another terminal, then http://$(HOST):9090 (README: Watching each stage)"
+	RAY_PROMETHEUS_HOST=http://$(HOST):9090 $(VENV)/bin/serve run serve_config.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -59,6 +63,14 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy .
 	$(PY) -m k8s.generate --check
 
+# Prometheus on :9090 over the graph `make run` started (Debian/Ubuntu: apt-get install
+# prometheus): every Ray node through Ray's service-discovery file, and the per-stage recording
+# rules of monitoring/rules.yml. Its data stays in data/prometheus (2 days).
+monitor:
+	@command -v prometheus >/dev/null || { echo "needs Prometheus: apt-get install prometheus"; exit 2; }
+	prometheus --config.file=monitoring/prometheus.yml --storage.tsdb.path=data/prometheus \
+		--storage.tsdb.retention.time=2d --web.listen-address=$(HOST):9090
+
 # serveConfigV2 of k8s/rayservice*.yaml from serve_config.yaml + k8s/*-overlay.yaml.
 manifests: $(STAMP)
 	$(PY) -m k8s.generate
@@ -87,6 +99,11 @@ bench: $(STAMP)
 # The arXiv API source against the local index, same graph and queries (README "Performance").
 bench-sources: $(STAMP)
 	$(PY) -m bench.load --sources
+
+# Serve adding and removing Summarizer replicas under load (README "Autoscaling"):
+# docs/autoscaling.png and one JSON line.
+bench-autoscale: $(STAMP)
+	$(PY) -m bench.autoscale
 
 # Known-item retrieval on SciTLDR-A (README "Search quality"): one JSON line.
 bench-retrieval: $(STAMP)
