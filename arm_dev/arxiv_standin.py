@@ -4,10 +4,35 @@ It serves JSON Lines records (arXiv ``.abs`` header names or the Kaggle OAI snap
 in ``../shared/arxiv/corpus/``) or replays one recorded Atom file for every query, and it can
 misbehave on purpose, as arXiv does::
 
-    POST /_control {"mode": "429"|"503"|"slow"|"empty"|"error"|"ok", "count": N,
-                    "retry_after": S, "delay_s": S}   next N requests misbehave (N=-1: all)
-    GET  /_requests                                    every request seen: start/end times, query
-    POST /_reset                                       clear the log and the fault mode
+    POST /_control {"mode": MODE, "count": N, ...options}  next N requests misbehave (N=-1: all)
+    GET  /_requests                    every request seen, logged on arrival: start/end times,
+                                       query, status, mode, bytes sent
+    POST /_reset                       clear the log and the fault mode
+
+Modes (options in brackets)::
+
+    ok            a normal answer
+    429 503 500   that status, body "Rate exceeded." (429) or "Service Unavailable"
+    406           arXiv's other throttle: 406, body "Rate exceeded."     [retry_after: S]
+    rate_exceeded HTTP 200 with the plain body "Rate exceeded."          [retry_after: S]
+    slow          nothing for delay_s seconds, then the normal answer     [delay_s: 5]
+    trickle       headers, then the normal feed a few bytes every interval_s (each read is
+                  quick, the whole answer is not)                         [interval_s: 0.1]
+    reset         the connection reset (RST) before any answer
+    empty         HTTP 200, valid Atom, totalResults > 0 and no entries (arXiv's glitch)
+    truncated     the normal feed cut in half: a complete HTTP message with half an XML document,
+                  or with drop=true the full Content-Length announced and the connection closed
+                  half-way                                               [drop: false]
+    html          an HTML error page (a proxy's)                         [status: 200]
+    bad_gzip      "Content-Encoding: gzip" on a body that is not gzip
+    huge          well-formed XML of size_bytes, streamed; without a Content-Length when
+                  declare_length is false                 [size_bytes: 64 MiB, declare_length]
+    bomb          an Atom feed with a billion-laughs entity bomb in its DTD
+    xxe           an Atom feed with an external entity (file:///etc/passwd)
+    error         arXiv's error feed                       [message, status: 400 (old arXiv: 200)]
+
+``retry_after`` works with every mode that answers. A mode with count N answers the next N
+requests that way and then recovers, so a client's retries can be shown to succeed.
 
 Run it: ``python -m arm_dev.arxiv_standin --port 8081 [--corpus FILE ...] [--atom FILE]``, then
 ``ARXIV_API_URL=http://127.0.0.1:8081/api/query make run``. It enforces no politeness interval
@@ -22,6 +47,8 @@ import hashlib
 import json
 import logging
 import re
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterable
@@ -422,6 +449,22 @@ def render_error(message: str) -> bytes:
     return b"<?xml version='1.0' encoding='UTF-8'?>\n" + ET.tostring(feed, encoding="utf-8") + b"\n"
 
 
+# Hostile feeds: a parser that expands entities blows up (billion laughs: 10^9 "lol"s from a
+# 1 kB document) or reads local files (an external entity). arXiv never sends a DTD.
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE feed [\n<!ENTITY lol "lol">\n'
+    + b"".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n'.encode()
+        for i in range(1, 10)
+    )
+    + b']>\n<feed xmlns="http://www.w3.org/2005/Atom"><title>&lol9;</title></feed>\n'
+)
+EXTERNAL_ENTITY = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE feed [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+    b'<feed xmlns="http://www.w3.org/2005/Atom"><title>&xxe;</title></feed>\n'
+)
+
+
 # ---------------------------------------------------------------------------------------------
 # The server
 # ---------------------------------------------------------------------------------------------
@@ -474,26 +517,44 @@ class StandIn(BackgroundServer):
                 self.fault["count"] -= 1
             return fault
 
-    def answer(self, params: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
-        """(status, headers, body) for one /api/query request."""
-        fault = self._take_fault()
+    def answer(
+        self, params: dict[str, list[str]], fault: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body) for one /api/query request; ``fault``: the mode to answer
+        with (None: take the next one). Modes that act on the connection itself (reset,
+        trickle, a dropped body, huge) are the handler's; this gives them the normal answer."""
+        fault = self._take_fault() if fault is None else fault
         mode = fault["mode"]
         if self.latency_s:
             time.sleep(self.latency_s)
         if mode == "slow":
             time.sleep(float(fault.get("delay_s", 5.0)))
-        if mode in ("429", "503", "500"):
-            headers = {"Content-Type": "text/plain"}
-            if fault.get("retry_after") is not None:
-                headers["Retry-After"] = str(fault["retry_after"])
-            return (
-                int(mode),
-                headers,
-                b"Rate exceeded.\n" if mode == "429" else b"Service Unavailable\n",
-            )
+        status, headers, body = self._answer(params, fault)
+        if fault.get("retry_after") is not None:
+            headers["Retry-After"] = str(fault["retry_after"])
+        return status, headers, body
+
+    def _answer(
+        self, params: dict[str, list[str]], fault: dict[str, Any]
+    ) -> tuple[int, dict[str, str], bytes]:
+        mode = fault["mode"]
+        text = {"Content-Type": "text/plain"}
+        if mode in ("429", "503", "500", "406"):
+            body = b"Service Unavailable\n" if mode in ("503", "500") else b"Rate exceeded.\n"
+            return int(mode), text, body
+        if mode == "rate_exceeded":
+            return 200, text, b"Rate exceeded.\n"
         if mode == "error":
             msg = str(fault.get("message", "Invalid query string"))
-            return 400, {}, render_error(msg)
+            return int(fault.get("status", 400)), {}, render_error(msg)
+        if mode == "html":
+            html = b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
+            html += b"<body><h1>Bad Gateway</h1><p>The proxy got no answer.</p></body></html>\n"
+            return int(fault.get("status", 200)), {"Content-Type": "text/html"}, html
+        if mode == "bomb":
+            return 200, {}, BILLION_LAUGHS
+        if mode == "xxe":
+            return 200, {}, EXTERNAL_ENTITY
         query = params.get("search_query", [""])[0]
         id_list = [i for i in params.get("id_list", [""])[0].split(",") if i]
         try:
@@ -522,7 +583,12 @@ class StandIn(BackgroundServer):
         page = found[start : start + per_page]
         if mode == "empty":
             page = []  # arXiv's glitch: totalResults says there are entries, the page has none
-        return 200, {}, render_feed(page, len(found), start, per_page, title)
+        body = render_feed(page, len(found), start, per_page, title)
+        if mode == "truncated" and not fault.get("drop"):
+            body = body[: len(body) // 2]  # a whole HTTP message holding half a document
+        if mode == "bad_gzip":
+            return 200, {"Content-Encoding": "gzip"}, body
+        return 200, {}, body
 
 
 def _handler_for(state: StandIn) -> type[BaseHTTPRequestHandler]:
@@ -532,7 +598,18 @@ def _handler_for(state: StandIn) -> type[BaseHTTPRequestHandler]:
         def log_message(self, fmt: str, *args: Any) -> None:
             logger.debug("stand-in: " + fmt, *args)
 
-        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            headers: dict[str, str] | None = None,
+            *,
+            every_s: float | None = None,
+            stop_at: int | None = None,
+        ) -> int:
+            """Send an answer; returns the body bytes sent. ``every_s``: 16 bytes at a time,
+            that many seconds apart (trickle); ``stop_at``: close the connection after that
+            many bytes although the Content-Length promised all of them."""
             self.send_response(status)
             ctype = "application/atom+xml; charset=utf-8"
             for key, value in (headers or {}).items():
@@ -543,7 +620,20 @@ def _handler_for(state: StandIn) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if stop_at is not None:
+                self.wfile.write(body[:stop_at])
+                self.close_connection = True
+                return stop_at
+            if every_s is None:
+                self.wfile.write(body)
+                return len(body)
+            sent = 0
+            for at in range(0, len(body), 16):
+                self.wfile.write(body[at : at + 16])
+                self.wfile.flush()
+                sent += len(body[at : at + 16])
+                time.sleep(float(every_s))
+            return sent
 
         def do_GET(self) -> None:
             url = urlparse(self.path)
@@ -556,17 +646,86 @@ def _handler_for(state: StandIn) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"not found\n", {"Content-Type": "text/plain"})
                 return
             params = parse_qs(url.query, keep_blank_values=True)
-            entry = {
+            fault = state._take_fault()
+            mode = fault["mode"]
+            entry: dict[str, Any] = {
                 "t_start": time.time(),
                 "search_query": params.get("search_query", [""])[0],
                 "raw_query": url.query,
                 "user_agent": self.headers.get("User-Agent", ""),
+                "mode": mode,
+                "t_end": None,
+                "status": None,
+                "bytes_sent": 0,
             }
-            status, headers, body = state.answer(params)
-            entry.update(t_end=time.time(), status=status)
-            with state.lock:
+            with state.lock:  # logged on arrival: a client that hangs up is still seen
                 state.log.append(entry)
-            self._send(status, body, headers)
+            try:
+                if mode == "reset":
+                    self._reset()
+                    return
+                status, headers, body = state.answer(params, fault)
+                with state.lock:
+                    entry["status"] = status
+                if mode == "huge":
+                    sent = self._send_huge(fault, headers, entry)
+                elif mode == "trickle":
+                    sent = self._send(status, body, headers, every_s=fault.get("interval_s", 0.1))
+                elif mode == "truncated" and fault.get("drop"):
+                    sent = self._send(status, body, headers, stop_at=len(body) // 2)
+                else:
+                    sent = self._send(status, body, headers)
+                with state.lock:
+                    entry["bytes_sent"] = sent
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client hung up (its timeout or its cap)
+            finally:
+                with state.lock:
+                    entry["t_end"] = time.time()
+
+        def _reset(self) -> None:
+            """Close with a TCP RST (SO_LINGER 0), no answer: what a dying front end does."""
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            # The real close (the RST) comes when finish() drops the last file on the socket,
+            # before socketserver's shutdown(SHUT_WR) could send a polite FIN first.
+            self.connection.close()
+            self.close_connection = True
+
+        def _send_huge(
+            self, fault: dict[str, Any], headers: dict[str, str], entry: dict[str, Any]
+        ) -> int:
+            """Well-formed XML of ``size_bytes`` (one long summary), streamed in 64 KiB
+            chunks; without a Content-Length (read until close) unless ``declare_length``.
+            ``entry["bytes_sent"]`` grows as it goes: how much went out before a hang-up."""
+            size = int(fault.get("size_bytes", 64 * 1024 * 1024))
+            head = (
+                b"<?xml version='1.0' encoding='UTF-8'?>\n"
+                b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><summary>'
+            )
+            tail = b"</summary></entry></feed>\n"
+            pad = size - len(head) - len(tail)
+            self.send_response(200)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Type", "application/atom+xml; charset=utf-8")
+            if fault.get("declare_length", True):
+                self.send_header("Content-Length", str(size))
+            else:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            self.wfile.write(head)
+            sent = len(head)
+            chunk = b"lol " * (16 * 1024)
+            while pad > 0:
+                part = chunk[: min(pad, len(chunk))]
+                self.wfile.write(part)
+                sent += len(part)
+                pad -= len(part)
+                with state.lock:
+                    entry["bytes_sent"] = sent
+            self.wfile.write(tail)
+            return sent + len(tail)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

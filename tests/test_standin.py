@@ -179,3 +179,42 @@ def test_text_xml_cannot_carry_never_breaks_the_feed() -> None:
         body = httpx.get(server.url, params={"search_query": "all:sparse"}).content
     (paper,) = parse_feed(body).papers
     assert paper.abstract == "A control character inside."
+
+
+@pytest.mark.parametrize(
+    ("control", "status", "starts"),
+    [
+        ({"mode": "406", "retry_after": 2}, 406, b"Rate exceeded."),
+        ({"mode": "rate_exceeded"}, 200, b"Rate exceeded."),
+        ({"mode": "html", "status": 502}, 502, b"<!DOCTYPE html>"),
+        ({"mode": "bomb"}, 200, b'<?xml version="1.0"?>\n<!DOCTYPE feed ['),
+        ({"mode": "error", "status": 200, "message": "bad"}, 200, b"<?xml"),
+    ],
+)
+def test_misbehaving_answers_over_http(
+    standin: StandIn, control: dict[str, Any], status: int, starts: bytes
+) -> None:
+    base = standin.url.rsplit("/api/", 1)[0]
+    httpx.post(f"{base}/_control", json={**control, "count": 1})
+    response = httpx.get(standin.url, params={"search_query": "all:galaxy"})
+    assert response.status_code == status and response.content.startswith(starts)
+    assert response.headers.get("Retry-After") == (
+        str(control["retry_after"]) if "retry_after" in control else None
+    )
+    assert httpx.get(standin.url, params={"search_query": "all:galaxy"}).status_code == 200
+
+
+def test_connection_faults_are_logged_on_arrival(standin: StandIn) -> None:
+    standin.set_fault("reset", count=1)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(standin.url, params={"search_query": "all:galaxy"})
+    standin.set_fault("truncated", count=1, drop=True)
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(standin.url, params={"search_query": "all:galaxy"})
+    standin.set_fault("huge", count=1, size_bytes=1 << 20, declare_length=False)
+    big = httpx.get(standin.url, params={"search_query": "all:galaxy"})
+    assert len(big.content) == 1 << 20 and big.content.endswith(b"</feed>\n")
+    reset, cut, huge = standin.requests()
+    assert (reset["mode"], reset["status"], reset["bytes_sent"]) == ("reset", None, 0)
+    assert cut["status"] == 200 and 0 < cut["bytes_sent"] < 4000
+    assert huge["bytes_sent"] == 1 << 20

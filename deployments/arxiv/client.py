@@ -4,7 +4,8 @@ Errors raised (from ``models.errors``)::
 
     ArxivQueryError   arXiv's error feed (HTTP 400 or 200); the query has no searchable words
     ArxivUnavailable  timeouts, connection errors, 406/429/5xx, "Rate exceeded." bodies, glitchy
-                      empty pages, after retries
+                      empty pages, bodies that are not a feed (truncated, HTML, a DTD, over the
+                      size cap, undecodable), after retries
 
 httpx's errors are translated here, once, with ``raise ... from exc``; the transport is
 injected, so tests use ``httpx.MockTransport`` or the local stand-in.
@@ -99,6 +100,8 @@ class ArxivClient:
     is waiting, so one wait is at most ``max_backoff_s`` (10 s) and all of them together at most
     ``retry_budget_s`` (20 s): beyond that (a long Retry-After, say) it fails fast with
     ``ArxivUnavailable`` carrying arXiv's Retry-After, which the ingress turns into a 503.
+    ``timeout_s`` bounds one attempt, first byte sent to last byte read; a body over
+    ``max_body_bytes`` (bytes, decoded) is refused as soon as it says so or gets there.
     Results are cached per normalised query for ``cache_ttl_s`` (arXiv changes once a day).
     ``fallback=True``: when the ANDed query of two or more terms finds fewer than
     ``max_results``, one more request ORs the terms (``False``: AND only, one request).
@@ -114,6 +117,7 @@ class ArxivClient:
         max_backoff_s: float = 10.0,
         retry_budget_s: float = 20.0,
         timeout_s: float = 30.0,
+        max_body_bytes: int = MAX_FEED_BYTES,
         cache_ttl_s: float = 24 * 3600.0,
         cache_size: int = 2048,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -129,6 +133,8 @@ class ArxivClient:
         self.backoff_base_s = backoff_base_s
         self.max_backoff_s = max_backoff_s
         self.retry_budget_s = retry_budget_s
+        self.timeout_s = timeout_s
+        self.max_body_bytes = max_body_bytes
         self._sleep = sleep
         self._jitter = jitter
         self.cache: LRUCache[tuple[str, int], SearchResult] = LRUCache(
@@ -271,17 +277,32 @@ class ArxivClient:
         return min(delay, self.max_backoff_s)
 
     async def _fetch_once(self, params: dict[str, str]) -> FeedPage:
+        cap = self.max_body_bytes
         try:
-            async with self._http.stream("GET", self.base_url, params=params) as response:
+            # httpx's timeout bounds each read, not the answer: a body dripped a few bytes per
+            # read would hold the gate (and the caller) for as long as the server likes.
+            async with (
+                asyncio.timeout(self.timeout_s),
+                self._http.stream("GET", self.base_url, params=params) as response,
+            ):
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > cap:  # refused unread
+                    raise _Retryable(f"response of {declared} bytes, larger than {cap}", status=200)
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body.extend(chunk)
-                    if len(body) > MAX_FEED_BYTES:
-                        raise _Retryable(f"response larger than {MAX_FEED_BYTES} bytes", status=200)
+                    if len(body) > cap:  # no Content-Length (or a false one): stop at the cap
+                        raise _Retryable(f"response larger than {cap} bytes", status=200)
         except httpx.TimeoutException as exc:
             raise _Retryable(f"timeout ({type(exc).__name__})") from exc
+        except TimeoutError as exc:
+            raise _Retryable(f"timeout (no complete answer in {self.timeout_s:g}s)") from exc
         except httpx.TransportError as exc:
             raise _Retryable(f"connection error ({type(exc).__name__}: {exc})") from exc
+        except httpx.RequestError as exc:
+            # Not transport errors, but no answer either: a body its Content-Encoding cannot
+            # decode (DecodingError), a redirect loop. Uncaught they were 500s with a trace.
+            raise _Retryable(f"unreadable answer ({type(exc).__name__}: {exc})") from exc
 
         status = response.status_code
         # arXiv throttles with 406 as well as 429 and 503 (users of other arXiv clients report
