@@ -95,3 +95,32 @@ def test_check_answers_while_open_and_fails_once_closed(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(Exception):  # noqa: B017  # qdrant-client's own error once closed
         store.check()
+
+
+def test_writes_commute_and_a_replay_changes_nothing(tmp_path: Path) -> None:
+    """Two writers (MemoryWriter replicas, or a write replayed from the Ingress's outbox) in
+    either order leave the same memory: both queries, the summary one of them made, one point."""
+    a = (
+        [NewMemory(paper(), unit(1), "a TLDR"), NewMemory(paper("2401.00002"), unit(2), None)],
+        "qa",
+    )
+    b = ([NewMemory(paper(), unit(1), None)], "qb")
+    finals = []
+    for name, order in (("ab", (a, b, a)), ("ba", (b, a, a))):
+        store = PaperMemory(DIM, path=str(tmp_path / name))
+        for items, query in order:  # `a` twice: a replayed write
+            store.upsert(items, query)
+        stored = store.lookup(["2401.00001", "2401.00002"])
+        finals.append(
+            {k: (v.summary, sorted(v.queries)) for k, v in stored.items()} | {"n": store.count()}
+        )
+        store.close()
+    assert (
+        finals[0]
+        == finals[1]
+        == {
+            "2401.00001": ("a TLDR", ["qa", "qb"]),
+            "2401.00002": (None, ["qa"]),
+            "n": 2,
+        }
+    )

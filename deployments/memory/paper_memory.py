@@ -3,8 +3,9 @@
 Over qdrant-client. Embedded on-disk mode at ``path`` by default; a Qdrant
 server when ``url`` is given. One point per paper: id = uuid5 of the version-less arXiv id, so a
 paper found again is updated in place, never stored twice. Payload: the paper, its summary, the
-queries that found it and when it was stored. Reads use ``query_points`` (``search`` is gone
-from current qdrant-client).
+queries that found it (``query_log``) and when it was stored. Writes never read first (see
+``upsert``), so any number of writers may share a collection. Reads use ``query_points``
+(``search`` is gone from current qdrant-client).
 
 Embedded mode takes an exclusive lock on its folder: exactly one process may open it, so the
 deployment runs one replica in that mode and every read goes through it.
@@ -12,6 +13,7 @@ deployment runs one replica in that mode and every read goes through it.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,21 @@ from qdrant_client import models as qm
 from models.paper import Paper, day_key, point_id
 from models.stage_types import NewMemory, StoredPaper
 
-MAX_QUERIES_KEPT = 50  # per paper; the oldest queries are dropped past this
+MAX_QUERIES_KEPT = 50  # per paper, the newest, in what a read returns
+
+
+def query_key(query: str) -> str:
+    """The key of a query in a paper's ``query_log``: a hash of its text (16 hex digits)."""
+    return "q" + hashlib.sha1(query.encode()).hexdigest()[:16]
+
+
+def queries_of(payload: dict[str, Any]) -> list[str]:
+    """The queries that found a paper, oldest first, at most ``MAX_QUERIES_KEPT`` (the newest);
+    points written before ``query_log`` kept a plain ``queries`` list."""
+    logged = sorted((payload.get("query_log") or {}).values(), key=lambda e: e.get("at", ""))
+    queries = list(payload.get("queries") or [])
+    queries += [e["query"] for e in logged if e.get("query") not in queries]
+    return queries[-MAX_QUERIES_KEPT:]
 
 
 class PaperMemory:
@@ -89,38 +105,64 @@ class PaperMemory:
         return found
 
     def upsert(self, items: list[NewMemory], query: str | None = None) -> int:
-        """Write papers (update in place when stored); add ``query`` to each one's history."""
+        """Write papers (updated in place when stored); ``query`` joins each one's history.
+
+        Commutative and idempotent, with no read before the write, so concurrent writers
+        (MemoryWriter replicas on a server) never drop each other's data and a replayed write
+        (the Ingress's outbox) changes nothing more:
+
+        1. an insert-only upsert creates the points of papers not stored yet (paper, vector,
+           ``stored_at``) and leaves stored ones alone;
+        2. a payload merge refreshes each paper's metadata and ``updated_at`` and, when one was
+           made this time, its summary (a stored summary is never erased), and the vector;
+        3. the query joins ``query_log`` under its own key (a hash of its text): adding a key
+           never overwrites another writer's, and the same query twice is one entry.
+        """
         if not items:
             return 0
-        existing = self.lookup([item.paper.arxiv_id for item in items])
         now = datetime.now(UTC).isoformat()
-        points = []
-        for item in items:
-            old = existing.get(item.paper.arxiv_id)
-            queries = list(old.queries) if old else []
-            if query and query not in queries:
-                queries.append(query)
-            summary = item.summary if item.summary is not None else (old.summary if old else None)
-            payload = {
+        ids = [point_id(item.paper.arxiv_id) for item in items]
+        fresh = []
+        operations: list[Any] = []
+        for item, pid in zip(items, ids, strict=True):
+            vector = np.asarray(item.vector, dtype=np.float32).tolist()
+            fields: dict[str, Any] = {
                 "arxiv_id": item.paper.arxiv_id,
                 "paper": item.paper.model_dump(
                     mode="json", exclude={"summary", "relevance_score", "citation", "bibtex"}
                 ),
-                "summary": summary,
-                "queries": queries[-MAX_QUERIES_KEPT:],
                 "published_day": day_key(item.paper.published_date),
-                "stored_at": old.stored_at if old else now,
                 "updated_at": now,
             }
-            points.append(
+            if item.summary is not None:
+                fields["summary"] = item.summary
+            fresh.append(
                 qm.PointStruct(
-                    id=point_id(item.paper.arxiv_id),
-                    vector=np.asarray(item.vector, dtype=np.float32).tolist(),
-                    payload=payload,
+                    id=pid,
+                    vector=vector,
+                    payload={**fields, "summary": item.summary, "stored_at": now, "query_log": {}},
                 )
             )
-        self.client.upsert(self.collection, points=points, wait=True)
-        return len(points)
+            operations.append(
+                qm.SetPayloadOperation(set_payload=qm.SetPayload(payload=fields, points=[pid]))
+            )
+            operations.append(
+                qm.UpdateVectorsOperation(
+                    update_vectors=qm.UpdateVectors(points=[qm.PointVectors(id=pid, vector=vector)])
+                )
+            )
+        if query:
+            entry = {query_key(query): {"query": query, "at": now}}
+            operations.append(
+                qm.SetPayloadOperation(
+                    set_payload=qm.SetPayload(payload=entry, points=ids, key="query_log")
+                )
+            )
+        self.client.upsert(
+            self.collection, points=fresh, update_mode=qm.UpdateMode.INSERT_ONLY, wait=True
+        )
+        self.client.batch_update_points(self.collection, operations, wait=True)
+        return len(items)
 
     def search(
         self,
@@ -175,6 +217,6 @@ class PaperMemory:
             paper=paper,
             vector=np.asarray(vector, dtype=np.float32),
             summary=payload.get("summary"),
-            queries=list(payload.get("queries") or []),
+            queries=queries_of(payload),
             stored_at=str(payload.get("stored_at", "")),
         )
