@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "arxiv_api_url": arxiv.url,
                     "qdrant_path": f"{data}/qdrant",
+                    "outbox_path": f"{data}/outbox.sqlite",
                     "index_path": f"{data}/index",
                     "summarizer_backend": "openai",
                     "openai_base_url": llm.base_url,

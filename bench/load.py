@@ -447,7 +447,9 @@ async def benchmark(config: Path, out: Path, levels: dict[int, int]) -> dict[str
             # The API source, whatever ./data/index holds: this benchmark is about the graph.
             base = {"arxiv_api_url": arxiv.url, "arxiv_min_interval_s": 0.0, "arxiv_source": "api"}
             for c in levels:
-                await graph.deploy(**base, qdrant_path=f"{tmp}/cold{c}")
+                await graph.deploy(
+                    **base, qdrant_path=f"{tmp}/cold{c}", outbox_path=f"{tmp}/cold{c}.outbox"
+                )
                 if c == min(levels):
                     figures["rss_start_mb"] = graph.rss_mb()
                 cold = await run_graph(graph, "cold", sets["cold"][c], c)
@@ -469,6 +471,7 @@ async def benchmark(config: Path, out: Path, levels: dict[int, int]) -> dict[str
                 await graph.deploy(
                     **base,
                     qdrant_path=f"{tmp}/llm{c}",
+                    outbox_path=f"{tmp}/llm{c}.outbox",
                     summarizer_backend="openai",
                     openai_base_url=llm.base_url,
                     summarizer_model="standin",

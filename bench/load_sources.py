@@ -85,7 +85,12 @@ async def benchmark_sources(config: Path, requests: int) -> dict[str, Any]:
                 "index-nosum": {"arxiv_source": "index", "index_path": f"{tmp}/index-nosum"},
             }
             for name, settings in sources.items():
-                await graph.deploy(**base, **settings, qdrant_path=f"{tmp}/memory-{name}")
+                await graph.deploy(
+                    **base,
+                    **settings,
+                    qdrant_path=f"{tmp}/memory-{name}",
+                    outbox_path=f"{tmp}/memory-{name}.outbox",
+                )
                 for scenario in ("cold", "warm"):
                     run = await run_graph(graph, scenario, queries, CONCURRENCY)
                     run.system = name

@@ -67,6 +67,14 @@ class Unauthorized(ArmError):
     """The bearer token is missing or wrong (only when ``ARM_API_KEY`` is set)."""
 
 
+class Overloaded(ArmError):
+    """The arm is at capacity, or a request ran past its deadline; ``retry_after_s`` (s)."""
+
+    def __init__(self, message: str, retry_after_s: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class StageError(ArmError):
     """A stage (embedder, memory, summarizer) failed; ``stage`` names it."""
 

@@ -18,7 +18,12 @@ from pydantic import (
 
 from models.paper import Paper
 
-_DateField = Field(default=None, description="ISO date, YYYY-MM-DD (inclusive).")
+# Four-digit years only: arXiv's date syntax and the stores' YYYYMMDD keys assume them
+# (``date(1, 1, 1).strftime("%Y%m%d")`` is "10101").
+MIN_DATE, MAX_DATE = date(1000, 1, 1), date(9999, 12, 31)
+_DateField = Field(
+    default=None, description=f"ISO date, YYYY-MM-DD (inclusive), {MIN_DATE} to {MAX_DATE}."
+)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # arXiv category names: cs.LG, hep-th, math.AG, astro-ph.GA, q-bio.NC, stat.ML ...
 ArxivCategory = Annotated[
@@ -57,6 +62,13 @@ class _DateRange(BaseModel):
         if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
             return value.strip()
         raise ValueError("must be a date as YYYY-MM-DD")
+
+    @field_validator("start_date", "end_date", mode="after")
+    @classmethod
+    def _in_range(cls, value: date | None) -> date | None:
+        if value is not None and not MIN_DATE <= value <= MAX_DATE:
+            raise ValueError(f"must be between {MIN_DATE} and {MAX_DATE}")
+        return value
 
     @model_validator(mode="after")
     def _start_before_end(self) -> _DateRange:
@@ -155,7 +167,17 @@ class ErrorBody(BaseModel):
     """Every non-2xx answer of the arm."""
 
     error: Literal[
-        "bad_request", "unauthorized", "arxiv_unavailable", "internal_error", "validation_error"
+        "bad_request",
+        "unauthorized",
+        "not_found",
+        "method_not_allowed",
+        "payload_too_large",
+        "uri_too_long",
+        "arxiv_unavailable",
+        "stage_unavailable",
+        "overloaded",
+        "internal_error",
+        "validation_error",
     ]
     message: str
     request_id: str | None = None

@@ -147,11 +147,17 @@ class IngressTuning(_Slice):
 
 
 class IngressSettings(_Tuned):
-    """The Ingress's slice; ``ARM_API_KEY`` is read by its replica."""
+    """The Ingress's slice; ``ARM_API_KEY`` is read by its replica. ``docs``: serve /docs,
+    /redoc and /openapi.json (behind the key when one is set)."""
 
     arm_id: str
+    docs: bool
     max_candidates: int
     arxiv_min_interval_s: float
+    outbox_path: str
+    outbox_max_entries: int
+    max_in_flight: int
+    request_deadline_s: float
     tuning: IngressTuning
 
 
@@ -187,6 +193,19 @@ class Settings(BaseModel):
     qdrant_url: str | None = None
     qdrant_path: str = "./data/qdrant"
     qdrant_collection: str = "papers"
+    outbox_path: str = Field(
+        default="./data/outbox/memory.sqlite",
+        description="Memory writes not taken yet, kept until they land (SQLite).",
+    )
+    outbox_max_entries: int = Field(
+        default=2000, ge=1, le=1_000_000, description="Pending writes kept, at most."
+    )
+    max_in_flight: int = Field(
+        default=64, ge=1, le=10_000, description="Work requests one Ingress replica runs at once."
+    )
+    request_deadline_s: float = Field(
+        default=60.0, gt=0, le=3600, description="A request's answer or 503, within this (s)."
+    )
 
     embedding_model: str | None = Field(default=None, description="None: the packaged MiniLM.")
     embedding_device: str = "cpu"
@@ -223,6 +242,9 @@ class Settings(BaseModel):
     openai_base_url: str | None = None
 
     query_cache_size: Kept = Field(default=4096, description="Ingress: query vectors kept.")
+    arm_docs: bool = Field(
+        default=True, description="Ingress: serve /docs, /redoc and /openapi.json (ARM_DOCS)."
+    )
 
     @classmethod
     def load(
@@ -243,6 +265,7 @@ class Settings(BaseModel):
             update={
                 "qdrant_path": str(Path(self.qdrant_path).resolve()),
                 "index_path": str(Path(self.index_path).resolve()),
+                "outbox_path": str(Path(self.outbox_path).resolve()),
             }
         )
 
@@ -296,8 +319,13 @@ class Settings(BaseModel):
             ),
             ingress=IngressSettings(
                 arm_id=self.arm_id,
+                docs=self.arm_docs,
                 max_candidates=self.arxiv_max_results,
                 arxiv_min_interval_s=self.arxiv_min_interval_s,
+                outbox_path=self.outbox_path,
+                outbox_max_entries=self.outbox_max_entries,
+                max_in_flight=self.max_in_flight,
+                request_deadline_s=self.request_deadline_s,
                 tuning=IngressTuning(query_cache_size=self.query_cache_size),
             ),
         )

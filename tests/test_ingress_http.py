@@ -1,10 +1,15 @@
 """The Ingress's HTTP layer without Ray: the one error mapping, request ids, bearer auth, and
-/health's verdict from Serve's view of the stages."""
+/health's verdict from Serve's view of the stages. ``ingress_client`` serves the real Ingress
+routes over the unit tier's stand-in stages (also for the fuzz and security tests)."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,11 +17,14 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
+from ray.serve._private.http_util import ASGIAppReplicaWrapper
 
 from deployments.ingress.app import make_app
 from deployments.ingress.auth import require_bearer
 from deployments.ingress.health import DeploymentView, StageStates, health_report, stage_health
-from models.errors import ArxivQueryError, ArxivUnavailable, StageError
+from models.errors import ArxivQueryError, ArxivUnavailable, Overloaded, StageError
+from models.settings import Settings
+from tests.test_pipeline import PAPERS, Embedder, Fetcher, Memory, Summarizer
 
 
 class RayTaskErrorLike(Exception):
@@ -48,6 +56,60 @@ def call(exc: BaseException | None, **kw: Any) -> Any:
         return client.post("/work", json=kw.pop("json", {"n": 1}), **kw)
 
 
+class AsHandle:
+    """A plain stage object dressed as a ``DeploymentHandle``: ``handle.method.remote(...)``."""
+
+    def __init__(self, stage: object) -> None:
+        self._stage = stage
+
+    def __getattr__(self, name: str) -> Any:
+        return SimpleNamespace(remote=getattr(self._stage, name))
+
+
+async def _as_serve_does(method: Any, *args: Any) -> None:
+    """A call the way Serve's replica makes it: on the event loop, awaiting a coroutine."""
+    result = method(*args)
+    if inspect.isawaitable(result):
+        await result
+
+
+@contextmanager
+def ingress_client(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **settings: Any
+) -> Iterator[TestClient]:
+    """The real Ingress (its app, routes, ``__init__`` and ``__del__``) in-process over the
+    stand-in stages, ``settings`` laid over the defaults and its files under ``tmp_path``.
+    Serve's replica context and status are faked (every stage running)."""
+    from ray import serve
+
+    from deployments.ingress import deployment  # binds the routes to the class, as Serve does
+
+    wrapper = deployment.Ingress.func_or_class  # Serve's subclass of the arm's class
+    cls = wrapper.__mro__[wrapper.__mro__.index(ASGIAppReplicaWrapper) - 1]
+    instance = cls.__new__(cls)
+    context = SimpleNamespace(app_name="arm", servable_object=instance)
+    running = SimpleNamespace(
+        status=SimpleNamespace(value="HEALTHY"), replica_states={"RUNNING": 1}
+    )
+    status = SimpleNamespace(
+        applications={"arm": SimpleNamespace(deployments={"Ingress": running})}
+    )
+    monkeypatch.setattr(serve, "get_replica_context", lambda: context)
+    monkeypatch.setattr(serve, "status", lambda: status)
+    given = {"outbox_path": str(tmp_path / "outbox.sqlite"), **settings}
+    handles = [AsHandle(s) for s in (Fetcher(list(PAPERS)), Embedder(), Summarizer(), Memory())]
+    # Entered first: the lifespan runs (as in the replica) and the app's loop is there for
+    # what __init__ starts.
+    with TestClient(deployment.app, raise_server_exceptions=False) as client:
+        ingress = Settings(**given).for_stages().ingress
+        client.portal.call(_as_serve_does, cls.__init__, instance, ingress, *handles)
+        try:
+            yield client
+        finally:
+            if hasattr(cls, "__del__"):
+                client.portal.call(_as_serve_does, instance.__del__)
+
+
 def test_arxiv_rejecting_the_query_is_a_400_with_its_message() -> None:
     response = call(ArxivQueryError("Invalid query string: 'all:(x'", status=400))
     assert response.status_code == 400
@@ -62,9 +124,29 @@ def test_arxiv_down_is_a_503_with_retry_after_even_through_ray() -> None:
     assert response.json()["error"] == "arxiv_unavailable"
 
 
+class ActorDiedError(Exception):
+    """Named like Ray's: a replica that died under a request (Serve restarts it)."""
+
+
 @pytest.mark.parametrize(
-    "exc", [StageError("embedder died", "embedder"), RuntimeError("bug at /srv/secret/path")]
+    "exc",
+    [StageError("embedder died at /srv/secret", "embedder"), RayTaskErrorLike(ActorDiedError())],
 )
+def test_a_stage_that_failed_or_died_is_a_503_with_retry_after(exc: Exception) -> None:
+    response = call(exc, headers={"X-Request-ID": "req-42"})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    body = response.json()
+    assert body["error"] == "stage_unavailable" and body["request_id"] == "req-42"
+    assert "secret" not in response.text and "Traceback" not in response.text
+
+
+def test_the_deadline_is_a_503_overloaded_with_retry_after() -> None:
+    response = call(Overloaded("no answer within 60 s", retry_after_s=30))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert response.json()["error"] == "overloaded"
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("bug at /srv/secret/path"), KeyError("x")])
 def test_anything_else_is_a_500_with_the_request_id_and_no_internals(exc: Exception) -> None:
     response = call(exc, headers={"X-Request-ID": "req-42"})
     assert response.status_code == 500
@@ -125,8 +207,35 @@ def test_every_answer_of_a_work_route_is_counted_by_status(
         assert client.post("/execute", json={"n": 1}).status_code == 200
         assert client.post("/execute", json={"n": 0}).status_code == 422
         assert client.post("/execute", json={"n": 5}).status_code == 500
-        assert client.get("/docs").status_code == 200  # not a work route: not counted
+        assert client.get("/nowhere").status_code == 404  # not a work route: not counted
     assert answers == [("/execute", 200), ("/execute", 422), ("/execute", 500)]
+
+
+def test_the_real_routes_answer_in_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with ingress_client(monkeypatch, tmp_path) as client:
+        execute = client.post("/execute", json={"query": "graph neural networks"})
+        assert execute.status_code == 200, execute.text
+        assert execute.json()["papers"]
+        assert client.post("/memory/search", json={"query": "graphs"}).status_code == 200
+        assert client.get("/health").json()["status"] == "ok"
+        assert client.get("/capabilities").json()["limits"]["auth"] == "none"
+        assert client.get("/openapi.json").json()["paths"].keys() == {
+            "/execute", "/memory/search", "/health", "/capabilities"
+        }  # fmt: skip
+        assert "swagger-ui" in client.get("/docs").text
+        assert "redoc" in client.get("/redoc").text
+
+
+def test_unknown_paths_and_methods_answer_in_the_arms_shape(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with ingress_client(monkeypatch, tmp_path) as client:
+        missing = client.get("/nowhere", headers={"X-Request-ID": "r-1"})
+        assert missing.status_code == 404
+        assert missing.json() == {"error": "not_found", "message": "Not Found", "request_id": "r-1"}
+        wrong = client.get("/execute")
+        assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
+        assert wrong.headers["Allow"] == "POST"
 
 
 def _view(status: str, **states: int) -> DeploymentView:

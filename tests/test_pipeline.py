@@ -212,6 +212,24 @@ def test_a_failed_memory_write_is_a_warning_not_a_failure() -> None:
     assert stages["memory"].points == {}
 
 
+def test_a_failed_memory_write_is_kept_and_lands_when_the_store_is_back(tmp_path: Any) -> None:
+    from deployments.ingress.outbox import MemoryOutbox, drain_once
+
+    pipeline, stages = make(fail_upsert=True)
+    outbox = MemoryOutbox(tmp_path / "outbox.sqlite")
+    pipeline.writes.outbox = outbox
+    body = run(pipeline)
+    assert len(body.papers) == 3
+    assert any(w.startswith("memory write pending") for w in body.warnings)
+    assert body.provenance.cache["memory_pending"] == 3 and body.provenance.cache["stored"] == 0
+    assert outbox.pending() == 1 and stages["memory"].points == {}
+    stages["memory"].fail_upsert = False  # the store is back
+    assert asyncio.run(drain_once(outbox, stages["memory"].upsert)) == (1, 0)
+    assert outbox.pending() == 0
+    assert sorted(stages["memory"].points) == sorted(p.arxiv_id for p in body.papers)
+    assert all(s.queries == ["graph neural networks"] for s in stages["memory"].points.values())
+
+
 def test_a_summarizer_exception_nulls_that_summary_only() -> None:
     pipeline, stages = make()
     stages["summarizer"].fail_on = {"Galaxy cluster lensing"}

@@ -45,6 +45,10 @@ def test_every_setting_reaches_a_stage() -> None:
         "qdrant_url": "http://qdrant:6333",
         "qdrant_path": "/elsewhere",
         "qdrant_collection": "other",
+        "outbox_path": "/outbox-elsewhere.sqlite",
+        "outbox_max_entries": 9,
+        "max_in_flight": 9,
+        "request_deadline_s": 9.0,
         "embedding_model": "/models/x",
         "embedding_device": "cuda",
         "embedding_batch_size": 9,
@@ -61,6 +65,7 @@ def test_every_setting_reaches_a_stage() -> None:
         "summary_cache_size": 9,
         "openai_base_url": "http://127.0.0.1:2/v1",
         "query_cache_size": 9,
+        "arm_docs": False,
     }
     assert set(changed) == set(Settings.model_fields), "a new setting needs a line here"
     for name, value in changed.items():

@@ -1,18 +1,22 @@
 """The FastAPI app the Ingress serves: its metadata, what its replica holds for every route
-(the bearer check, the metrics) and error handling. The routes are the Ingress deployment's
-methods (``deployment``), as Serve's class-based ingress wants."""
+(the bearer check, the metrics), the caps on what a request may send, and error handling. The
+routes are the Ingress deployment's methods (``deployment``), as Serve's class-based ingress
+wants; the OpenAPI document and its pages too (``docs``), so that each replica's own settings
+(``ARM_DOCS``) and key decide who sees them."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deployments.common.metrics import IngressMetrics
+from deployments.ingress.admission import Admission
 from deployments.ingress.auth import BearerAuth
-from deployments.ingress.http_errors import install_error_handlers
+from deployments.ingress.http_errors import error_response, install_error_handlers
 from models.settings import read_secret
 from models.version import arm_version
 
@@ -26,6 +30,64 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 COUNTED_ROUTES = ("/execute", "/memory/search")
+
+# The largest request the arm reads. A full /execute body (500-character query, 20 categories,
+# dates) is under 4 KiB even with every character \u-escaped.
+MAX_BODY_BYTES = 16 * 1024
+MAX_URL_BYTES = 2048  # path + query string; no route takes query parameters
+TOO_LARGE = f"request body over {MAX_BODY_BYTES} bytes"
+
+
+class InputLimits:
+    """Pure ASGI middleware: a URL over ``MAX_URL_BYTES`` is a 414, a body over
+    ``MAX_BODY_BYTES`` a 413 (declared or streamed; read no further than the cap), both in the
+    arm's error shape and before any route sees them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        url = len(scope.get("raw_path") or scope["path"].encode()) + len(scope["query_string"])
+        if url > MAX_URL_BYTES:
+            await self._refuse(414, f"URL over {MAX_URL_BYTES} bytes", scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            await self._refuse(413, TOO_LARGE, scope, receive, send)
+            return
+        # Read the body here, up to the cap (a chunked one declares no length), then replay it.
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the caller went away: nobody to answer
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > MAX_BODY_BYTES:
+                await self._refuse(413, TOO_LARGE, scope, receive, send)
+                return
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # later calls wait for the disconnect, as usual
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(
+        status: int, message: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        response = error_response(Request(scope), HTTPException(status, message))
+        await response(scope, receive, send)
 
 
 class CountAnswers:
@@ -56,8 +118,15 @@ def make_app() -> FastAPI:
         version=arm_version(),
         description="Find, rank, summarise and remember arXiv papers for an agent orchestrator.",
         lifespan=lifespan,
+        # The Ingress serves these itself, each replica by its settings and key (``docs``).
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
+    app.docs_url = "/docs"  # after setup(), which added no route: what Serve's status names
+    app.add_middleware(InputLimits)  # innermost of the three: its refusals are counted too
     install_error_handlers(app)
+    app.add_middleware(Admission)  # a fast 503 beyond the bound, before any work starts
     app.add_middleware(CountAnswers)  # added last: outermost, sees the mapped errors
     return app
 

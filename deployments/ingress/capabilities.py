@@ -3,8 +3,10 @@ request models themselves."""
 
 from __future__ import annotations
 
+from deployments.ingress.app import MAX_BODY_BYTES
 from models.health import CapabilityManifest
 from models.research import MemorySearchRequest, ResearchRequest, ResearchResponse, field_bounds
+from models.settings import IngressSettings
 from models.version import arm_version
 
 DESCRIPTION = (
@@ -21,20 +23,27 @@ ENDPOINTS = {
 
 
 def capability_manifest(
-    arm_id: str, models: dict[str, str], *, auth_required: bool, arxiv_min_interval_s: float
+    settings: IngressSettings, models: dict[str, str], auth_required: bool
 ) -> CapabilityManifest:
+    """The manifest of an Ingress with these settings; with ``docs`` off (ARM_DOCS=false) it
+    names no /docs."""
+    docs = settings.docs
+    endpoints = ENDPOINTS if docs else {k: v for k, v in ENDPOINTS.items() if k != "openapi"}
     return CapabilityManifest(
-        arm_id=arm_id,
+        arm_id=settings.arm_id,
         version=arm_version(),
         description=DESCRIPTION,
-        endpoints=ENDPOINTS,
+        endpoints=endpoints,
         input_schema=ResearchRequest.model_json_schema(),
         output_schema=ResearchResponse.model_json_schema(),
         limits={
             "max_papers": field_bounds(ResearchRequest, "max_papers")[1],
             "query_chars": list(field_bounds(ResearchRequest, "query")),
             "memory_search_limit": field_bounds(MemorySearchRequest, "limit")[1],
-            "arxiv_min_interval_s": arxiv_min_interval_s,
+            "body_bytes": MAX_BODY_BYTES,
+            "arxiv_min_interval_s": settings.arxiv_min_interval_s,
+            "max_in_flight": settings.max_in_flight,
+            "request_deadline_s": settings.request_deadline_s,
             "auth": "bearer" if auth_required else "none",
         },
         models=dict(models),

@@ -2,21 +2,23 @@
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime,
 # and Serve's class-based ingress cannot resolve them from strings.
+import asyncio
 import time
 from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from deployments.common.lifetime import on_shutdown
 from deployments.ingress import handles
 from deployments.ingress.app import app
 from deployments.ingress.auth import require_bearer
 from deployments.ingress.capabilities import capability_manifest
+from deployments.ingress.docs import docs_page
 from deployments.ingress.health import StageStates
 from deployments.ingress.http_errors import request_id
-from deployments.ingress.pipeline import ResearchPipeline
 from models.health import CapabilityManifest, HealthStatus
 from models.research import (
     ErrorBody,
@@ -28,13 +30,13 @@ from models.research import (
 from models.settings import IngressSettings
 
 ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorBody} for s in (400, 401, 422, 503)}
-AUTH = [Depends(require_bearer)]  # 401 unless the bearer token matches ARM_API_KEY (if set)
+AUTH = [Depends(require_bearer)]  # every route but /health: 401 unless the token matches
 
 
 @serve.deployment(name="Ingress")
 @serve.ingress(app)
 class Ingress:
-    def __init__(
+    async def __init__(  # type: ignore[misc]  # Serve awaits an async constructor
         self,
         settings: IngressSettings,
         fetcher: DeploymentHandle,
@@ -43,19 +45,11 @@ class Ingress:
         memory: DeploymentHandle,
     ) -> None:
         self.configured = self.settings = settings  # tuning starts from the configured values
-        self.pipeline = ResearchPipeline(
-            handles.FetcherHandle(fetcher),
-            handles.EmbedderHandle(embedder),
-            handles.SummarizerHandle(summarizer),
-            handles.MemoryHandle(memory),
-            arm_id=settings.arm_id,
-            max_candidates=settings.max_candidates,
-            query_cache_size=settings.tuning.query_cache_size,
-        )
-        app_name = serve.get_replica_context().app_name
-        self.stage_states = StageStates(
-            settings.arm_id, lambda: serve.status().applications[app_name]
-        )
+        self.pipeline = handles.research_pipeline(settings, fetcher, embedder, summarizer, memory)
+        app.state.max_in_flight = settings.max_in_flight  # Admission's bound (app.py)
+        # Writes memory did not take wait in the outbox; this hands them over until they land.
+        self._drainer = asyncio.create_task(self.pipeline.drain_outbox())
+        self.stage_states = StageStates.of_this_application(settings.arm_id)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """``query_cache_size``: query vectors kept."""
@@ -88,17 +82,28 @@ class Ingress:
         status = 503 if report.status == "down" else 200
         return JSONResponse(report.model_dump(mode="json"), status)
 
-    @app.get("/capabilities", response_model=CapabilityManifest)
+    @app.get(
+        "/capabilities", response_model=CapabilityManifest, responses=ERRORS, dependencies=AUTH
+    )
     async def get_capabilities(self, request: Request) -> CapabilityManifest:
         """What the arm does, its endpoints, limits and the JSON schemas of /execute."""
-        manifest = capability_manifest(
-            self.settings.arm_id,
-            await self.pipeline.stage_models(),
-            auth_required=request.app.state.auth.required,
-            arxiv_min_interval_s=self.settings.arxiv_min_interval_s,
-        )
+        models, auth = await self.pipeline.stage_models(), request.app.state.auth
+        manifest = capability_manifest(self.settings, models, auth.required)
         return manifest.model_copy(update={"search": await self.pipeline.search_info()})
 
+    @app.get("/openapi.json", include_in_schema=False, dependencies=AUTH)
+    @app.get("/docs", include_in_schema=False, dependencies=AUTH)
+    @app.get("/redoc", include_in_schema=False, dependencies=AUTH)
+    async def get_docs(self, request: Request) -> Response:
+        """The OpenAPI document and its pages; 404 with ARM_DOCS=false."""
+        return docs_page(request, enabled=self.settings.docs)
+
     def check_health(self) -> None:
-        """Nothing of its own can go stale (no model, store or connection): answering is the
-        check, and a blocked event loop fails it by timing out."""
+        """Answering is the check (nothing of its own can go stale; a blocked loop times out)."""
+
+    async def release(self) -> None:
+        """Stop handing over the outbox's writes (they stay on disk for the next replica)."""
+        self._drainer.cancel()
+        self.pipeline.close()
+
+    __del__ = on_shutdown(release)

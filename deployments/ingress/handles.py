@@ -1,4 +1,5 @@
-"""The stage protocols over Serve's deployment handles: one awaited ``.remote()`` each."""
+"""The stage protocols over Serve's deployment handles (one awaited ``.remote()`` each), and the
+Ingress's pipeline built over them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from deployments.ingress.outbox import MemoryOutbox
+from deployments.ingress.pipeline import ResearchPipeline
+from models.settings import IngressSettings
 from models.stage_types import NewMemory, SearchResult, StoredPaper, SummaryOutcome
 
 if TYPE_CHECKING:
@@ -70,3 +74,24 @@ class MemoryHandle:
         self, vector: np.ndarray, limit: int, start_date: date | None, end_date: date | None
     ) -> list[StoredPaper]:
         return await self._handle.search.remote(vector, limit, start_date, end_date)
+
+
+def research_pipeline(
+    settings: IngressSettings,
+    fetcher: DeploymentHandle,
+    embedder: DeploymentHandle,
+    summarizer: DeploymentHandle,
+    memory: DeploymentHandle,
+) -> ResearchPipeline:
+    """The Ingress's pipeline over the stages' handles, with its memory outbox and bounds."""
+    return ResearchPipeline(
+        FetcherHandle(fetcher),
+        EmbedderHandle(embedder),
+        SummarizerHandle(summarizer),
+        MemoryHandle(memory),
+        arm_id=settings.arm_id,
+        max_candidates=settings.max_candidates,
+        query_cache_size=settings.tuning.query_cache_size,
+        outbox=MemoryOutbox(settings.outbox_path, settings.outbox_max_entries),
+        deadline_s=settings.request_deadline_s,
+    )

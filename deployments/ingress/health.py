@@ -96,6 +96,14 @@ class StageStates:
     returning the application's status; run on a thread, given up after ``timeout_s``), asked
     at most every ``cache_s`` seconds however often probes come."""
 
+    @classmethod
+    def of_this_application(cls, arm_id: str) -> StageStates:
+        """Over the status of the application this replica belongs to (in a Serve replica)."""
+        from ray import serve
+
+        app_name = serve.get_replica_context().app_name
+        return cls(arm_id, lambda: serve.status().applications[app_name])
+
     def __init__(
         self,
         arm_id: str,

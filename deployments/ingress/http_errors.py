@@ -1,8 +1,10 @@
 """Errors become HTTP here and only here, in one function (``error_response``)::
 
     RequestValidationError -> 422 naming each field     ArxivQueryError  -> 400, arXiv's message
-    Unauthorized           -> 401 + WWW-Authenticate    ArxivUnavailable -> 503 with Retry-After
-    anything else          -> 500, the request id only (the cause goes to the log)
+    a body that is no JSON -> 422, field "body"         ArxivUnavailable -> 503 with Retry-After
+    Unauthorized           -> 401 + WWW-Authenticate    HTTPException    -> its status (404, 405,
+    anything else          -> 500, the request id only                     413, 414), headers
+                              (the cause goes to the log)
 
 Every answer has the ``ErrorBody`` shape; none carries a stack trace.
 """
@@ -16,13 +18,31 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deployments.common.logs import arm_logger
-from models.errors import ArmError, ArxivQueryError, ArxivUnavailable, Unauthorized, unwrap
+from models.errors import (
+    ArmError,
+    ArxivQueryError,
+    ArxivUnavailable,
+    Overloaded,
+    StageError,
+    Unauthorized,
+    unwrap,
+)
 from models.research import ErrorBody
 
 logger = arm_logger(__name__)
+
+# Starlette's and FastAPI's own refusals, by status; other 4xx are "bad_request".
+HTTP_KINDS = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    414: "uri_too_long",
+}
+FIELD_CHARS = 64  # a field name is echoed at most this long (unknown ones are the caller's)
 
 
 def request_id(request: Request) -> str:
@@ -49,10 +69,22 @@ def _body(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _printable(name: str) -> str:
+    """A caller's field name made safe to echo: escapes for what is not printable, cut to
+    ``FIELD_CHARS``."""
+    safe = name if name.isprintable() else ascii(name)[1:-1]
+    return safe if len(safe) <= FIELD_CHARS else safe[: FIELD_CHARS - 3] + "..."
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     details = []
     for err in exc.errors():
-        loc = [str(part) for part in err.get("loc", ()) if part != "body"]
+        if err.get("type") == "json_invalid":  # loc is ("body", offset): name the body
+            reason = (err.get("ctx") or {}).get("error", "")
+            message = f"not valid JSON at character {err['loc'][-1]}: {reason}"
+            details.append({"field": "body", "message": message, "type": "json_invalid"})
+            continue
+        loc = [_printable(str(part)) for part in err.get("loc", ()) if part != "body"]
         details.append(
             {
                 "field": ".".join(loc) or "body",
@@ -63,15 +95,49 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return details
 
 
+def _unparseable(exc: HTTPException) -> str | None:
+    """Why FastAPI could not parse a JSON body (its 400 names no cause), or None for any
+    other HTTP error: what ``json.loads`` raised besides a syntax error."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return None
+    if isinstance(cause, UnicodeDecodeError):
+        return "not valid UTF-8"
+    if isinstance(cause, RecursionError):
+        return "nested too deeply"
+    return "not valid JSON (a number too long?)" if isinstance(cause, ValueError) else None
+
+
+def _validation_422(request: Request, details: list[dict[str, str]]) -> JSONResponse:
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+    return _body(422, "validation_error", f"invalid request: {summary}", request, detail=details)
+
+
+# Ray's errors for a replica that died or cannot be reached, by name: this module imports
+# without Ray (the layout test checks it).
+_GONE = {"RayActorError", "ActorDiedError", "ActorUnavailableError", "ActorUnschedulableError"}
+
+
+def _replica_gone(cause: BaseException) -> bool:
+    return any(kind.__name__ in _GONE for kind in type(cause).__mro__)
+
+
 def error_response(request: Request, exc: BaseException) -> JSONResponse:
     """The one mapping from an exception (Ray's wrappers taken off) to the arm's answer."""
     cause = unwrap(exc)
     if isinstance(cause, RequestValidationError):
-        details = _field_errors(cause)
-        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
-        return _body(
-            422, "validation_error", f"invalid request: {summary}", request, detail=details
-        )
+        return _validation_422(request, _field_errors(cause))
+    if isinstance(cause, HTTPException):
+        reason = _unparseable(cause)
+        if reason is not None:
+            return _validation_422(
+                request, [{"field": "body", "message": reason, "type": "json_invalid"}]
+            )
+        kind = HTTP_KINDS.get(cause.status_code, "bad_request")
+        if cause.status_code < 400 or cause.status_code >= 500:
+            kind = "internal_error"
+        headers = dict(cause.headers) if cause.headers else None
+        return _body(cause.status_code, kind, str(cause.detail), request, headers)
     if isinstance(cause, Unauthorized):
         return _body(401, "unauthorized", cause.message, request, {"WWW-Authenticate": "Bearer"})
     if isinstance(cause, ArxivQueryError):
@@ -79,6 +145,16 @@ def error_response(request: Request, exc: BaseException) -> JSONResponse:
     if isinstance(cause, ArxivUnavailable):
         retry = str(max(1, math.ceil(cause.retry_after_s)))
         return _body(503, "arxiv_unavailable", cause.message, request, {"Retry-After": retry})
+    if isinstance(cause, Overloaded):
+        retry = str(max(1, math.ceil(cause.retry_after_s)))
+        return _body(503, "overloaded", cause.message, request, {"Retry-After": retry})
+    if isinstance(cause, StageError) or _replica_gone(cause):
+        # A stage the answer needs failed or is restarting (Serve restarts a dead replica in
+        # seconds): the caller may try again shortly; nothing about its request was wrong.
+        stage = getattr(cause, "stage", None) or "a stage"
+        logger.warning("request %s: %s unavailable: %r", request_id(request), stage, cause)
+        message = f"{stage} is unavailable (restarting?); retry shortly"
+        return _body(503, "stage_unavailable", message, request, {"Retry-After": "5"})
     logger.error(
         "request %s failed: %s",
         request_id(request),
@@ -126,5 +202,6 @@ class CatchAll:
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error of ``app`` through ``error_response``."""
     app.add_exception_handler(RequestValidationError, _handle)
+    app.add_exception_handler(HTTPException, _handle)
     app.add_exception_handler(ArmError, _handle)
     app.add_middleware(CatchAll)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from deployments.common.caches import LRUCache
 from deployments.common.logs import arm_logger
+from deployments.ingress.outbox import DurableWrites, MemoryOutbox
 from deployments.ingress.stages import EmbedStage, MemoryStage, SearchStage, SummarizeStage
-from models.errors import unwrap
+from models.errors import Overloaded, unwrap
 from models.paper import Paper
 from models.research import (
     MemorySearchRequest,
@@ -32,6 +34,7 @@ from models.research import (
 from models.stage_types import NewMemory, StoredPaper
 
 logger = arm_logger(__name__)
+T = TypeVar("T")
 
 SEARCH_INFO_TTL_S = 60.0
 
@@ -90,6 +93,9 @@ class ResearchPipeline:
         candidate_factor: int = 2,
         max_candidates: int = 50,
         query_cache_size: int = 4096,
+        outbox: MemoryOutbox | None = None,
+        memory_write_timeout_s: float = 10.0,
+        deadline_s: float = 60.0,
     ) -> None:
         self.fetcher = fetcher
         self.embedder = embedder
@@ -103,6 +109,17 @@ class ResearchPipeline:
         self.query_vectors: LRUCache[str, np.ndarray] = LRUCache(query_cache_size)
         self._search_info: LRUCache[str, dict[str, Any]] = LRUCache(1, ttl_s=SEARCH_INFO_TTL_S)
         self._search_info_retry_at = 0.0
+        # Writes the MemoryWriter did not take (restarting, store away) wait on disk.
+        self.writes = DurableWrites(memory.upsert, outbox, memory_write_timeout_s)
+        self.deadline_s = deadline_s
+
+    async def drain_outbox(self) -> None:
+        """Hand the outbox's writes to memory until they land, for ever (cancel to stop)."""
+        await self.writes.drain_forever()
+
+    def close(self) -> None:
+        """Release the outbox's file (its entries stay for the next replica)."""
+        self.writes.close()
 
     async def search_info(self) -> dict[str, Any] | None:
         """The search source and what the local index holds (records, newest date), asked of
@@ -155,7 +172,20 @@ class ResearchPipeline:
         return min(self.max_candidates, max(max_papers, max_papers * self.candidate_factor))
 
     async def execute(self, req: ResearchRequest, request_id: str) -> ResearchResponse:
-        """Find, rank, summarise and remember; only search and embedder errors fail it."""
+        """Find, rank, summarise and remember; only search and embedder errors fail it, and
+        a request still running at ``deadline_s`` ends with ``Overloaded``."""
+        return await self._within_deadline(self._execute(req, request_id))
+
+    async def _within_deadline(self, work: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(work, self.deadline_s)
+        except TimeoutError:
+            raise Overloaded(
+                f"no answer within {self.deadline_s:g} s: the arm is busy or a stage is slow",
+                retry_after_s=min(30.0, self.deadline_s / 2),
+            ) from None
+
+    async def _execute(self, req: ResearchRequest, request_id: str) -> ResearchResponse:
         began = time.perf_counter()
         await self.stage_models()
         timer = _Timer()
@@ -257,11 +287,8 @@ class ResearchPipeline:
             or req.query not in stored[p.arxiv_id].queries
             or p.version != stored[p.arxiv_id].paper.version
         ]
-        if changes:
-            try:
-                await self.memory.upsert(changes, req.query)
-            except Exception as exc:
-                warnings.append(f"memory write failed, results not remembered: {unwrap(exc)}")
+        pending, warning = await self.writes.store(changes, req.query)
+        warnings.extend([warning] if warning else [])
         timer.add("memory_upsert", started)
 
         confidence = float(np.mean([p.relevance_score for p in top])) if top else 0.0
@@ -291,7 +318,8 @@ class ResearchPipeline:
                     "embedded": len(fresh),
                     "summaries_made": len(made),
                     "summaries_reused": reused,
-                    "stored": len(changes),
+                    "stored": len(changes) - pending,
+                    "memory_pending": pending,
                 },
                 found_in={p.arxiv_id: found.found_in.get(p.arxiv_id, "api") for p in top},
             ),
@@ -299,7 +327,10 @@ class ResearchPipeline:
         )
 
     async def memory_search(self, req: MemorySearchRequest) -> MemorySearchResponse:
-        """Stored papers most similar to the query."""
+        """Stored papers most similar to the query (within ``deadline_s``)."""
+        return await self._within_deadline(self._memory_search(req))
+
+    async def _memory_search(self, req: MemorySearchRequest) -> MemorySearchResponse:
         vector = await self.embed_query(req.query)
         hits = await self.memory.search(vector, req.limit, req.start_date, req.end_date)
         papers = [

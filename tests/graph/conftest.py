@@ -110,6 +110,7 @@ def deploy(
         "arxiv_backoff_base_s": 0.05,
         "qdrant_path": str(tmp / "qdrant"),
         "index_path": str(tmp / "index"),  # never the checkout's ./data/index
+        "outbox_path": str(tmp / "outbox" / "memory.sqlite"),
         **settings,
     }
     options = {k: dict(v) for k, v in TEST_OPTIONS.items()}

@@ -17,9 +17,12 @@ def test_auth_is_required_when_a_key_is_set(llm_app: App) -> None:
     wrong = llm_app.client.post("/execute", json=QUERY, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"] == "Bearer"
     assert llm_app.client.post("/memory/search", json={"query": "decoders"}).status_code == 401
-    # Probes and discovery stay open.
+    # Every endpoint but the probe needs the token, discovery and the docs included.
     assert llm_app.client.get("/health").status_code == 200
-    assert llm_app.client.get("/capabilities").json()["limits"]["auth"] == "bearer"
+    for path in ("/capabilities", "/docs", "/openapi.json"):
+        assert llm_app.client.get(path).status_code == 401, path
+    capabilities = llm_app.client.get("/capabilities", headers=AUTH)
+    assert capabilities.json()["limits"]["auth"] == "bearer"
 
 
 def test_openai_backend_summaries_are_cleaned(llm_app: App) -> None:

@@ -41,6 +41,7 @@ def _config(arxiv_url: str, qdrant: Path, summarizer_tuning: dict[str, Any]) -> 
                         "arxiv_num_retries": 1,
                         "arxiv_backoff_base_s": 0.05,
                         "qdrant_path": str(qdrant),
+                        "outbox_path": str(qdrant.parent / "outbox.sqlite"),
                     },
                     "deployments": deployments,
                 }

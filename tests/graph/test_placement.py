@@ -204,6 +204,7 @@ def _local_config(http_port: int, arxiv_url: str, data: Path) -> dict[str, Any]:
                     "arxiv_min_interval_s": 0.0,
                     "arxiv_source": "api",
                     "qdrant_path": str(data / "qdrant"),
+                    "outbox_path": str(data / "outbox.sqlite"),
                     "index_path": str(data / "index"),
                 },
                 "deployments": [

@@ -1,0 +1,249 @@
+"""The memory outbox: writes the MemoryWriter did not take, kept on disk until it does.
+
+A write that fails or times out (the MemoryWriter restarting, its store away) is appended here
+instead of being dropped, and a drainer in the Ingress replica hands it over again, oldest first,
+with a growing pause per entry, until the MemoryWriter takes it. Replays are safe: memory writes
+are idempotent and commutative (``PaperMemory.upsert``), so an entry that did land before its
+call failed changes nothing when it lands again.
+
+One SQLite file (stdlib, transactional, safe for several processes): every Ingress replica of one
+machine may share it; an entry is leased to one drainer at a time. Bounded: beyond ``max_entries``
+a write is refused (``OutboxFull``) and the caller says so. Pure Python: no Ray, no Serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deployments.common.logs import arm_logger
+from models.errors import unwrap
+from models.paper import Paper
+from models.stage_types import NewMemory
+
+logger = arm_logger(__name__)
+
+LEASE_S = 60.0  # a claimed entry comes back to the queue if its drainer died with it
+MAX_PAUSE_S = 30.0  # the longest wait before an entry is tried again
+
+
+class OutboxFull(Exception):
+    """The outbox holds ``max_entries`` writes already."""
+
+
+@dataclass
+class Entry:
+    """One pending write: the papers and the query of one answered request."""
+
+    id: str
+    items: list[NewMemory]
+    query: str | None
+    attempts: int
+
+
+def _encode(items: list[NewMemory], query: str | None) -> str:
+    return json.dumps(
+        {
+            "query": query,
+            "items": [
+                {
+                    "paper": item.paper.model_dump(mode="json"),
+                    # float32 bytes: a quarter of the size of the numbers as text, and exact
+                    "vector": base64.b64encode(
+                        np.asarray(item.vector, dtype=np.float32).tobytes()
+                    ).decode(),
+                    "summary": item.summary,
+                }
+                for item in items
+            ],
+        }
+    )
+
+
+def _decode(body: str) -> tuple[list[NewMemory], str | None]:
+    data = json.loads(body)
+    items = [
+        NewMemory(
+            Paper.model_validate(item["paper"]),
+            np.frombuffer(base64.b64decode(item["vector"]), dtype=np.float32).copy(),
+            item["summary"],
+        )
+        for item in data["items"]
+    ]
+    return items, data["query"]
+
+
+class MemoryOutbox:
+    """Pending memory writes in the SQLite file at ``path`` (created when missing)."""
+
+    def __init__(self, path: str | Path, max_entries: int = 2000) -> None:
+        self.path = Path(path)
+        self.max_entries = max_entries
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # autocommit; each method is one statement or one explicit transaction
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        self._db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL,"
+            " created REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+            " next_try REAL NOT NULL, error TEXT)"
+        )
+
+    def add(self, items: list[NewMemory], query: str | None) -> str:
+        """Keep a write; its id. Raises ``OutboxFull`` when ``max_entries`` are pending."""
+        entry_id = uuid.uuid4().hex
+        now = time.time()
+        with self._transaction():
+            if self.pending() >= self.max_entries:
+                raise OutboxFull(f"{self.max_entries} memory writes pending already")
+            self._db.execute(
+                "INSERT INTO outbox (id, body, created, next_try) VALUES (?, ?, ?, ?)",
+                (entry_id, _encode(items, query), now, now),
+            )
+        return entry_id
+
+    def claim(self, limit: int = 8, now: float | None = None) -> list[Entry]:
+        """Up to ``limit`` entries due now, oldest first, leased to the caller for ``LEASE_S``."""
+        now = time.time() if now is None else now
+        with self._transaction():
+            rows = self._db.execute(
+                "SELECT id, body, attempts FROM outbox WHERE next_try <= ?"
+                " ORDER BY created LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            self._db.executemany(
+                "UPDATE outbox SET next_try = ? WHERE id = ?",
+                [(now + LEASE_S, row[0]) for row in rows],
+            )
+        entries = []
+        for entry_id, body, attempts in rows:
+            items, query = _decode(body)
+            entries.append(Entry(entry_id, items, query, attempts))
+        return entries
+
+    def done(self, entry_id: str) -> None:
+        """The write landed: forget it."""
+        self._db.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))
+
+    def retry_later(self, entry: Entry, error: str, now: float | None = None) -> float:
+        """The write failed again: try it after a pause that doubles per attempt (1 s up to
+        ``MAX_PAUSE_S``); the pause, in s."""
+        now = time.time() if now is None else now
+        pause = min(MAX_PAUSE_S, 2.0**entry.attempts)
+        self._db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_try = ?, error = ? WHERE id = ?",
+            (now + pause, error[:500], entry.id),
+        )
+        return pause
+
+    def pending(self) -> int:
+        """Writes waiting to land."""
+        return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction; BEGIN IMMEDIATE, so another process's claim cannot
+        interleave with this one's."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+
+async def drain_once(
+    outbox: MemoryOutbox,
+    write: Callable[[list[NewMemory], str | None], Awaitable[object]],
+    limit: int = 8,
+) -> tuple[int, int]:
+    """Hand the entries due now to ``write`` (the MemoryWriter); (landed, failed)."""
+    landed = failed = 0
+    for entry in outbox.claim(limit):
+        try:
+            await write(entry.items, entry.query)
+        except Exception as exc:  # the store is still away: keep it, try later
+            outbox.retry_later(entry, repr(exc))
+            failed += 1
+            continue
+        outbox.done(entry.id)
+        landed += 1
+    return landed, failed
+
+
+async def drain_forever(
+    outbox: MemoryOutbox,
+    write: Callable[[list[NewMemory], str | None], Awaitable[object]],
+    idle_s: float = 1.0,
+) -> None:
+    """``drain_once`` for ever: at once again while entries land, every ``idle_s`` (s)
+    otherwise. Cancel the task to stop it."""
+    while True:
+        try:
+            landed, _ = await drain_once(outbox, write)
+        except Exception as exc:  # the outbox's disk: keep the replica serving, say so
+            logger.error("memory outbox unreadable: %r", exc)
+            landed = 0
+        if landed:
+            logger.info("memory outbox: %d writes landed, %d pending", landed, outbox.pending())
+        await asyncio.sleep(0 if landed else idle_s)
+
+
+class DurableWrites:
+    """Memory writes that are not lost: each goes to ``write`` (the MemoryWriter) within
+    ``timeout_s``; one that fails or times out is kept in ``outbox`` (None: dropped, with a
+    warning) and handed over again by ``drain_forever`` until it lands."""
+
+    def __init__(
+        self,
+        write: Callable[[list[NewMemory], str | None], Awaitable[object]],
+        outbox: MemoryOutbox | None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.write = write
+        self.outbox = outbox
+        self.timeout_s = timeout_s
+
+    async def store(self, items: list[NewMemory], query: str | None) -> tuple[int, str | None]:
+        """Write now or keep for later: (papers kept for later, a warning for the caller)."""
+        if not items:
+            return 0, None
+        try:
+            await asyncio.wait_for(self.write(items, query), self.timeout_s)
+            return 0, None
+        except Exception as exc:
+            why = str(unwrap(exc)) or f"no answer within {self.timeout_s:g} s"
+        if self.outbox is None:
+            return 0, f"memory write failed, results not remembered: {why}"
+        try:
+            self.outbox.add(items, query)
+        except Exception as full:  # OutboxFull, or its disk
+            logger.error("memory write lost: %s; the outbox refused it: %s", why, full)
+            return 0, f"memory write failed, results not remembered: {why}; outbox: {full}"
+        return len(items), (
+            f"memory write pending: the store did not take it ({why}); it is kept and "
+            "written as soon as the store answers"
+        )
+
+    async def drain_forever(self) -> None:
+        """The outbox's entries handed over until they land (cancel to stop)."""
+        if self.outbox is not None:
+            await drain_forever(self.outbox, self.write)
+
+    def close(self) -> None:
+        if self.outbox is not None:
+            self.outbox.close()
