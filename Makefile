@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 
-.PHONY: run monitor test test-unit test-graph test-vllm-cpu test-gpu lint manifests standin ingest eval-summaries bench bench-sources bench-autoscale bench-retrieval clean
+.PHONY: run monitor test test-unit test-graph test-vllm-cpu test-gpu lint manifests standin ingest eval-summaries bench bench-sources bench-autoscale bench-retrieval soak clean
 
 # torch==2.13.0 first: it is the CPU build on this machine's disk; a bare `torch` requirement
 # would otherwise fetch a multi-GB CUDA build.
@@ -104,6 +104,11 @@ bench-sources: $(STAMP)
 # docs/autoscaling.png and one JSON line.
 bench-autoscale: $(STAMP)
 	$(PY) -m bench.autoscale
+
+# Reliability soak (README "Reliability"): 10 minutes of mixed load at concurrency 32 with a
+# replica killed every 2 minutes; fails unless every answered request's papers reach memory.
+soak: $(STAMP)
+	$(PY) -m bench.soak
 
 # Known-item retrieval on SciTLDR-A (README "Search quality"): one JSON line.
 bench-retrieval: $(STAMP)

@@ -1,0 +1,145 @@
+"""Replica faults under load, injected from outside: a stage's replica process is SIGKILLed while
+requests run. Serve restarts it; every request ends in bounded time, answered or with a clear
+error; and every paper of every answered request is in memory afterwards, once, with the query
+that found it (the Ingress's outbox keeps the writes the MemoryWriter could not take).
+
+Each test prints a line with what the requests saw and how long the stage took to come back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from arm_dev.faults import kill_replica, missing_from_memory, wait_until_back
+from tests.graph.conftest import App, deploy
+
+QUERIES = [
+    "surface code decoding neural networks",
+    "exoplanet transmission spectroscopy",
+    "graph neural networks molecules",
+    "dark matter halo simulations",
+    "quantum error correction thresholds",
+    "galaxy cluster weak lensing",
+    "transformer language models",
+    "neutrino oscillation experiments",
+]
+REQUEST_TIMEOUT_S = 120.0  # a request that takes longer than this hangs, as far as a test goes
+
+
+@pytest.fixture(scope="module")
+def faults_app(serve_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    # Admission at 16 in flight (the tier's Ingress takes 64): a burst meets the arm's bound.
+    app = deploy("faults", serve_url, tmp_path_factory.mktemp("faults"), max_in_flight=16)
+    yield app
+    app.arxiv.__exit__()
+
+
+def _load_with_a_kill(app: App, deployment: str, rounds: int = 3) -> dict[str, Any]:
+    """``rounds`` x len(QUERIES) distinct requests at concurrency 8; the deployment's replica
+    killed once the first few were answered. What the requests saw and when it was back."""
+    # Queries of its own (cold: every stage works for them), distinct from other tests'.
+    queries = [f"{q} {deployment.lower()} {r}" for r in range(rounds) for q in QUERIES]
+    results: list[dict[str, Any]] = []
+
+    def ask(query: str) -> dict[str, Any]:
+        began = time.monotonic()
+        with httpx.Client(base_url=app.url, timeout=REQUEST_TIMEOUT_S) as client:
+            response = client.post("/execute", json={"query": query, "max_papers": 3})
+        return {
+            "query": query,
+            "status": response.status_code,
+            "body": response.json(),
+            "retry_after": response.headers.get("retry-after"),
+            "s": time.monotonic() - began,
+        }
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(ask, q) for q in queries]
+        while sum(f.done() for f in futures) < 4:
+            time.sleep(0.05)
+        pid = kill_replica(app.name, deployment)
+        killed = time.monotonic()
+        print(f"\nkilled {deployment} pid {pid} after {sum(f.done() for f in futures)} answers")
+        results = [f.result() for f in futures]
+    back_s = wait_until_back(app.name, deployment, pid) + (time.monotonic() - killed)
+    served = [r for r in results if r["status"] == 200]
+    failed = [r for r in results if r["status"] != 200]
+    print(
+        f"\n{deployment} killed under load: {len(served)} served, {len(failed)} failed "
+        f"({sorted({r['status'] for r in failed})}), slowest {max(r['s'] for r in results):.1f} s, "
+        f"back in {back_s:.1f} s"
+    )
+    return {"served": served, "failed": failed, "back_s": back_s}
+
+
+def _assert_remembered(app: App, served: list[dict[str, Any]], within_s: float = 120) -> None:
+    """Every paper of every answered request in memory, once, with the query that found it."""
+    answered = [(r["query"], [p["arxiv_id"] for p in r["body"]["papers"]]) for r in served]
+    deadline = time.monotonic() + within_s
+    while True:
+        missing, stored = missing_from_memory(app.handle("MemoryWriter"), answered)
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(1.0)  # the outbox drains on its own
+    assert not missing, f"{len(missing)} never reached memory: {sorted(missing)[:5]}"
+    for arxiv_id, paper in stored.items():  # once: a query appears once in a paper's history
+        assert len(paper.queries) == len(set(paper.queries)), arxiv_id
+
+
+def test_memory_writer_killed_under_load_loses_no_write(faults_app: App) -> None:
+    outcome = _load_with_a_kill(faults_app, "MemoryWriter")
+    kept = 0
+    for result in outcome["served"]:
+        pending = result["body"]["provenance"]["cache"].get("memory_pending", 0)
+        warned = [w for w in result["body"]["warnings"] if w.startswith("memory write pending")]
+        assert bool(pending) == bool(warned)
+        kept += bool(pending)
+    print(f"{kept} answers said their memory write was pending")
+    assert kept, "no write met the dead MemoryWriter: the kill came too late to test anything"
+    assert not outcome["failed"], outcome["failed"][:2]  # memory is never what fails a request
+    _assert_remembered(faults_app, outcome["served"])
+
+
+@pytest.mark.parametrize("deployment", ["Embedder", "Summarizer"])
+def test_a_model_stage_killed_under_load(faults_app: App, deployment: str) -> None:
+    outcome = _load_with_a_kill(faults_app, deployment)
+    for result in outcome["failed"]:  # a clear error in the arm's shape, never a 500
+        assert result["status"] == 503 and result["retry_after"], result
+        assert result["body"]["error"] == "stage_unavailable", result["body"]
+    assert outcome["served"]
+    if deployment == "Summarizer":  # summaries degrade to null with a warning; nothing fails
+        assert not outcome["failed"]
+    _assert_remembered(faults_app, outcome["served"])
+
+
+def test_a_burst_of_128_is_answered_in_bounded_time(faults_app: App) -> None:
+    """128 requests at once: the ones over the bound get a fast 503 in the arm's shape with
+    Retry-After, the rest are served; none waits without an answer."""
+
+    def ask(n: int) -> tuple[int, dict[str, Any], str | None, float]:
+        began = time.monotonic()
+        with httpx.Client(base_url=faults_app.url, timeout=REQUEST_TIMEOUT_S) as client:
+            response = client.post("/execute", json={"query": f"burst {QUERIES[n % 8]} {n}"})
+        return (
+            response.status_code,
+            response.json(),
+            response.headers.get("retry-after"),
+            time.monotonic() - began,
+        )
+
+    with ThreadPoolExecutor(128) as pool:
+        answers = list(pool.map(ask, range(128)))
+    statuses = Counter(status for status, *_ in answers)
+    refused = [(body, retry, s) for status, body, retry, s in answers if status == 503]
+    print(f"\nburst of 128: {dict(statuses)}, slowest {max(a[3] for a in answers):.1f} s")
+    assert set(statuses) <= {200, 503} and statuses[200] >= 16 and refused
+    for body, retry, seconds in refused:
+        assert body["error"] == "overloaded" and body["request_id"] and retry
+        assert seconds < 10  # refused at once, not after a wait
