@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from models.paper import query_key
+
 
 def replica_pids(app: str, deployment: str) -> list[int]:
     """The processes of the deployment's live replicas, from Ray's actor table."""
@@ -64,5 +66,8 @@ def missing_from_memory(
     DeploymentHandle to the MemoryWriter; ``answered``: (query, arXiv ids of its papers)."""
     wanted = {(arxiv_id, query) for query, ids in answered for arxiv_id in ids}
     stored = memory.lookup.remote(sorted({i for i, _ in wanted})).result()
-    missing = {(i, q) for i, q in wanted if i not in stored or q not in stored[i].queries}
+    # By key: a popular paper's history holds more queries than a read lists (the newest 50).
+    missing = {
+        (i, q) for i, q in wanted if i not in stored or query_key(q) not in stored[i].query_keys
+    }
     return missing, stored

@@ -11,8 +11,9 @@ memory of the graph's replicas is summed. At the end it waits for the Ingress's 
 and checks that every paper of every answered request is in memory with its query.
 
 Reports: requests by status and kind, latency percentiles, each kill and how long the stage
-took to come back, memory at start / peak / end, lost writes (must be 0). Last line: one JSON
-object with every figure.
+took to come back, memory at start / peak / end, lost writes. Exits 1 on a lost write, an
+answer other than 200 or 503, one past the deadline, or memory grown by half. Last line: one
+JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from bench.load import free_port
 APP = "soak"
 VICTIMS = ("Embedder", "Summarizer", "MemoryWriter")
 MAX_PAPERS = 5
+DEADLINE_S = 60.0  # the Ingress's request_deadline_s (its default)
 
 
 def log(message: str) -> None:
@@ -61,6 +63,23 @@ class Soak:
     kills: list[Kill] = field(default_factory=list)
     rss_mb: list[tuple[float, float]] = field(default_factory=list)
     lost_writes: int = -1
+
+    def failures(self) -> list[str]:
+        """What the soak must not show: a lost write, an answer that is not 200 or a 503 in
+        the arm's shape, an answer past the deadline, memory that keeps growing."""
+        found = []
+        if self.lost_writes:
+            found.append(f"{self.lost_writes} papers of answered requests not in memory")
+        bad = [a for a in self.answers if a["status"] not in (200, 503)]
+        if bad:
+            found.append(f"{len(bad)} answers neither 200 nor 503, e.g. {bad[0]}")
+        slow = [a for a in self.answers if a["s"] > DEADLINE_S + 30]
+        if slow:
+            found.append(f"{len(slow)} answers after the {DEADLINE_S:g} s deadline + 30 s")
+        rss = [mb for _, mb in self.rss_mb]
+        if rss and rss[-1] > 1.5 * rss[0]:
+            found.append(f"memory grew from {rss[0]} MB to {rss[-1]} MB")
+        return found
 
     def summary(self) -> dict[str, Any]:
         latencies = np.array([a["s"] for a in self.answers]) if self.answers else np.zeros(1)
@@ -86,6 +105,16 @@ class Soak:
         }
 
 
+def cold_queries(seeds: list[str], count: int = 20_000) -> list[str]:
+    """``seeds`` (queries that find papers), then three of their words at a time: new to the
+    arm each time, so a cold request stays cold for the whole run (arXiv's AND finds few for
+    those; the fetcher's OR fallback fills the candidates)."""
+    words = sorted({w for q in seeds for w in q.split()})
+    rng = random.Random(11)
+    more = {" ".join(rng.sample(words, 3)) for _ in range(count)}
+    return seeds + sorted(more - set(seeds))
+
+
 def graph_rss_mb() -> float:
     """Resident memory of the soak application's replica processes, in MB."""
     total = 0
@@ -106,7 +135,7 @@ async def run_load(url: str, soak: Soak, queries: list[str], seconds: float) -> 
         while time.monotonic() - began < seconds:
             warm = bool(answered) and rng.random() < 0.5
             query = rng.choice(answered) if warm else next(fresh, None)
-            if query is None:  # every new query used: repeats only
+            if query is None:  # every new query used: repeats only (not in a 10-minute run)
                 query, warm = rng.choice(answered), True
             started = time.monotonic()
             try:
@@ -141,17 +170,18 @@ async def kill_and_sample(soak: Soak, kill_every_s: float, seconds: float) -> No
     began = time.monotonic()
     next_kill, victim = kill_every_s, 0
     while (elapsed := time.monotonic() - began) < seconds:
-        soak.rss_mb.append((round(elapsed, 1), graph_rss_mb()))
+        # Off the event loop the callers share: these block (psutil, Ray's actor table).
+        soak.rss_mb.append((round(elapsed, 1), await asyncio.to_thread(graph_rss_mb)))
         if elapsed >= next_kill:
             deployment = VICTIMS[victim % len(VICTIMS)]
-            pid = kill_replica(APP, deployment)
+            pid = await asyncio.to_thread(kill_replica, APP, deployment)
             back = await asyncio.to_thread(wait_until_back, APP, deployment, pid)
             soak.kills.append(Kill(round(elapsed, 1), deployment, round(back, 1)))
             log(f"{elapsed:6.0f} s: killed {deployment} (pid {pid}); back in {back:.1f} s")
             next_kill += kill_every_s
             victim += 1
         await asyncio.sleep(15 if next_kill - elapsed > 15 else max(0.1, next_kill - elapsed))
-    soak.rss_mb.append((round(time.monotonic() - began, 1), graph_rss_mb()))
+    soak.rss_mb.append((round(time.monotonic() - began, 1), await asyncio.to_thread(graph_rss_mb)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 
     soak = Soak(args.minutes, args.concurrency)
     records, _ = benchmark_records()
-    queries = make_queries(records, 300, min_hits=MAX_PAPERS)  # then repeats only
+    queries = cold_queries(make_queries(records, 300, min_hits=MAX_PAPERS))
     seconds = args.minutes * 60
     port = free_port()
     with StandIn(records) as arxiv, tempfile.TemporaryDirectory() as data:
@@ -220,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in summary.items():
         log(f"{key:>24}: {value}")
     print(json.dumps(summary))
-    return 0 if soak.lost_writes == 0 else 1
+    failures = soak.failures()
+    for failure in failures:
+        log(f"FAILED: {failure}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

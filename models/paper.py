@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import date
 
@@ -73,3 +74,8 @@ class Paper(BaseModel):
     def embedding_text(self) -> str:
         """What the embedder sees for a paper: title and abstract."""
         return f"{self.title}. {self.abstract}"
+
+
+def query_key(query: str) -> str:
+    """The key of a query in a stored paper's history (``query_log``): a hash of its text."""
+    return "q" + hashlib.sha1(query.encode()).hexdigest()[:16]

@@ -61,6 +61,8 @@ class StoredPaper:
     queries: list[str]
     stored_at: str
     score: float = 0.0
+    # The keys of every query the paper's history holds (``queries`` lists the newest 50).
+    query_keys: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -332,3 +332,17 @@ def test_dockerfile_dependency_list_is_the_projects() -> None:
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.split("\n")[:-1] == expected
+
+
+@pytest.mark.parametrize("name", RAYSERVICES)
+def test_the_ingress_scales_out_before_it_refuses(name: str) -> None:
+    """Admission refuses beyond MAX_IN_FLIGHT per replica: Serve's target must sit below it,
+    or a replica's ongoing count could never exceed the target and it would never scale."""
+    from models.settings import Settings
+
+    (service,) = [d for d in _docs(name) if d["kind"] == "RayService"]
+    app = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"][0]
+    (ingress,) = [d for d in app["deployments"] if d["name"] == "Ingress"]
+    bound = app["args"].get("max_in_flight", Settings().max_in_flight)
+    assert ingress["autoscaling_config"]["target_ongoing_requests"] < bound
+    assert ingress["max_ongoing_requests"] > bound  # room to say no

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -66,11 +67,23 @@ def test_the_outbox_is_bounded(tmp_path: Path) -> None:
 
 
 def test_replicas_sharing_the_file_never_hand_over_the_same_entry(tmp_path: Path) -> None:
-    first, second = MemoryOutbox(tmp_path / "o.sqlite"), MemoryOutbox(tmp_path / "o.sqlite")
-    for n in range(6):
-        first.add([item(n)], f"q{n}")
-    claimed = [e.id for e in first.claim(limit=4)] + [e.id for e in second.claim(limit=4)]
-    assert len(claimed) == len(set(claimed)) == 6
+    """Two replicas (connections) claiming at the same time, one entry at a time."""
+    replicas = [MemoryOutbox(tmp_path / "o.sqlite"), MemoryOutbox(tmp_path / "o.sqlite")]
+    for n in range(60):
+        replicas[0].add([item(n)], f"q{n}")
+    claimed: list[list[str]] = [[], []]
+
+    def drain(k: int) -> None:
+        while entries := replicas[k].claim(limit=1):
+            claimed[k].extend(e.id for e in entries)
+
+    threads = [threading.Thread(target=drain, args=(k,)) for k in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    both = claimed[0] + claimed[1]
+    assert len(both) == len(set(both)) == 60
 
 
 def test_entries_survive_a_restart_and_drain_once_the_store_answers(tmp_path: Path) -> None:

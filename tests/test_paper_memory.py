@@ -64,8 +64,10 @@ def test_query_history_is_capped_oldest_first(memory: PaperMemory) -> None:
     for i in range(MAX_QUERIES_KEPT + 10):
         memory.upsert([NewMemory(paper(), unit(1), None)], f"query {i}")
     memory.upsert([NewMemory(paper(), unit(1), None)], "query 59")  # a repeat is not added
-    queries = memory.lookup(["2401.00001"])["2401.00001"].queries
+    stored = memory.lookup(["2401.00001"])["2401.00001"]
+    queries = stored.queries
     assert len(queries) == MAX_QUERIES_KEPT
+    assert len(stored.query_keys) == MAX_QUERIES_KEPT + 10  # the history itself keeps them all
     assert queries[0] == "query 10" and queries[-1] == f"query {MAX_QUERIES_KEPT + 9}"
 
 
@@ -124,3 +126,12 @@ def test_writes_commute_and_a_replay_changes_nothing(tmp_path: Path) -> None:
             "n": 2,
         }
     )
+
+
+def test_a_late_write_of_an_older_version_does_not_go_back(memory: PaperMemory) -> None:
+    memory.upsert([NewMemory(paper(version=3), unit(3), "v3 TLDR")], "new")
+    memory.upsert([NewMemory(paper(version=1), unit(1), "v1 TLDR")], "old")  # a replay, late
+    stored = memory.lookup(["2401.00001"])["2401.00001"]
+    assert stored.paper.version == 3 and stored.summary == "v3 TLDR"
+    assert np.allclose(stored.vector, unit(3), atol=1e-6)
+    assert sorted(stored.queries) == ["new", "old"]  # its query still counts

@@ -14,7 +14,7 @@ import pytest
 
 from deployments.ingress.pipeline import ResearchPipeline
 from models.errors import ArxivUnavailable, StageError
-from models.paper import Paper
+from models.paper import Paper, query_key
 from models.research import MemorySearchRequest, ResearchRequest
 from models.stage_types import NewMemory, SearchResult, StoredPaper, SummaryOutcome
 
@@ -134,7 +134,12 @@ class Memory:
             queries = (old.queries if old else []) + ([query] if query else [])
             summary = item.summary or (old.summary if old else None)
             self.points[item.paper.arxiv_id] = StoredPaper(
-                item.paper, item.vector, summary, queries, "t0"
+                item.paper,
+                item.vector,
+                summary,
+                queries,
+                "t0",
+                query_keys=frozenset(query_key(q) for q in queries),
             )
         return len(items)
 

@@ -11,10 +11,11 @@ and its answers keep the arm's shape. Probes (``/health``) are never refused.
 
 from __future__ import annotations
 
-import json
-import uuid
-
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from deployments.ingress.http_errors import error_response
+from models.errors import Overloaded
 
 WORK_ROUTES = ("/execute", "/memory/search")
 
@@ -39,7 +40,7 @@ class Admission:
         limit = getattr(scope["app"].state, "max_in_flight", self.max_in_flight)
         if self.in_flight >= limit:
             self.refused += 1
-            await self._refuse(scope, send)
+            await self._refuse(scope, receive, send)
             return
         self.in_flight += 1
         try:
@@ -47,27 +48,10 @@ class Admission:
         finally:
             self.in_flight -= 1
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        headers = dict(scope.get("headers") or [])
-        rid = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or str(uuid.uuid4())
-        body = json.dumps(
-            {
-                "error": "overloaded",
-                "message": f"the arm is at capacity ({self.in_flight} requests in flight); "
-                f"retry after {self.retry_after_s} s",
-                "request_id": rid,
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(self.retry_after_s).encode()),
-                    (b"x-request-id", rid.encode("latin-1", "replace")),
-                ],
-            }
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        overloaded = Overloaded(
+            f"the arm is at capacity ({self.in_flight} requests in flight); "
+            f"retry after {self.retry_after_s} s",
+            retry_after_s=self.retry_after_s,
         )
-        await send({"type": "http.response.body", "body": body})
+        await error_response(Request(scope), overloaded)(scope, receive, send)

@@ -2,7 +2,11 @@
 (the bearer check, the metrics), the caps on what a request may send, and error handling. The
 routes are the Ingress deployment's methods (``deployment``), as Serve's class-based ingress
 wants; the OpenAPI document and its pages too (``docs``), so that each replica's own settings
-(``ARM_DOCS``) and key decide who sees them."""
+(``ARM_DOCS``) and key decide who sees them.
+
+What the replica puts on ``app.state`` for the middleware and routes: ``auth`` and ``metrics``
+(``lifespan``, when the replica starts) and ``max_in_flight`` (the Ingress's constructor, from
+its settings: ``Admission``'s bound)."""
 
 from __future__ import annotations
 

@@ -151,9 +151,12 @@ def error_response(request: Request, exc: BaseException) -> JSONResponse:
     if isinstance(cause, StageError) or _replica_gone(cause):
         # A stage the answer needs failed or is restarting (Serve restarts a dead replica in
         # seconds): the caller may try again shortly; nothing about its request was wrong.
-        stage = getattr(cause, "stage", None) or "a stage"
-        logger.warning("request %s: %s unavailable: %r", request_id(request), stage, cause)
-        message = f"{stage} is unavailable (restarting?); retry shortly"
+        rid = request_id(request)
+        logger.warning("request %s: a stage failed: %r", rid, cause)
+        if isinstance(cause, StageError):  # may not clear by itself: the id finds the log line
+            message = f"the {cause.stage} stage failed; retry later, or quote request id {rid}"
+        else:
+            message = "a stage's replica died and Serve is restarting it; retry shortly"
         return _body(503, "stage_unavailable", message, request, {"Retry-After": "5"})
     logger.error(
         "request %s failed: %s",

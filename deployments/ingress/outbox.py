@@ -20,9 +20,11 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +37,7 @@ logger = arm_logger(__name__)
 
 LEASE_S = 60.0  # a claimed entry comes back to the queue if its drainer died with it
 MAX_PAUSE_S = 30.0  # the longest wait before an entry is tried again
+NEVER = 1e18  # next_try of an entry set aside (unreadable): kept for a person to look at
 
 
 class OutboxFull(Exception):
@@ -90,9 +93,16 @@ class MemoryOutbox:
         self.path = Path(path)
         self.max_entries = max_entries
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # autocommit; each method is one statement or one explicit transaction
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        # Autocommit; each method is one statement or one explicit transaction. Callers on an
+        # event loop run these methods on one thread of their own (``DurableWrites``), hence
+        # check_same_thread off; a busy file (another replica's transaction) waits 5 s at most.
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, timeout=5.0, check_same_thread=False
+        )
         self._db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+        # Durable across a crash of the process (what the outbox is for); an OS crash may lose
+        # the last commits, and commits stay cheap (no fsync each).
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL,"
             " created REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
@@ -127,7 +137,15 @@ class MemoryOutbox:
             )
         entries = []
         for entry_id, body, attempts in rows:
-            items, query = _decode(body)
+            try:
+                items, query = _decode(body)
+            except Exception as exc:  # written by another release, say: set aside, said once
+                logger.error("memory outbox: entry %s unreadable, set aside: %r", entry_id, exc)
+                self._db.execute(
+                    "UPDATE outbox SET next_try = ?, error = ? WHERE id = ?",
+                    (NEVER, f"unreadable: {exc!r}"[:500], entry_id),
+                )
+                continue
             entries.append(Entry(entry_id, items, query, attempts))
         return entries
 
@@ -160,27 +178,41 @@ class MemoryOutbox:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # A failed COMMIT (busy, disk full) too: never leave the connection inside a
+            # transaction, or every later BEGIN would fail.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+
+
+Offload = Callable[..., Awaitable[Any]]
+
+
+async def _inline(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
 
 
 async def drain_once(
     outbox: MemoryOutbox,
     write: Callable[[list[NewMemory], str | None], Awaitable[object]],
     limit: int = 8,
+    *,
+    timeout_s: float = 30.0,
+    offload: Offload = _inline,
 ) -> tuple[int, int]:
-    """Hand the entries due now to ``write`` (the MemoryWriter); (landed, failed)."""
+    """Hand the entries due now to ``write`` (the MemoryWriter), each within ``timeout_s``;
+    (landed, failed). ``offload`` runs the outbox's (blocking) calls: inline by default."""
     landed = failed = 0
-    for entry in outbox.claim(limit):
+    for entry in await offload(outbox.claim, limit):
         try:
-            await write(entry.items, entry.query)
-        except Exception as exc:  # the store is still away: keep it, try later
-            outbox.retry_later(entry, repr(exc))
+            await asyncio.wait_for(write(entry.items, entry.query), timeout_s)
+        except Exception as exc:  # the store is still away (or hung): keep it, try later
+            await offload(outbox.retry_later, entry, repr(exc))
             failed += 1
             continue
-        outbox.done(entry.id)
+        await offload(outbox.done, entry.id)
         landed += 1
     return landed, failed
 
@@ -189,17 +221,20 @@ async def drain_forever(
     outbox: MemoryOutbox,
     write: Callable[[list[NewMemory], str | None], Awaitable[object]],
     idle_s: float = 1.0,
+    *,
+    timeout_s: float = 30.0,
+    offload: Offload = _inline,
 ) -> None:
     """``drain_once`` for ever: at once again while entries land, every ``idle_s`` (s)
     otherwise. Cancel the task to stop it."""
     while True:
         try:
-            landed, _ = await drain_once(outbox, write)
+            landed, _ = await drain_once(outbox, write, timeout_s=timeout_s, offload=offload)
         except Exception as exc:  # the outbox's disk: keep the replica serving, say so
             logger.error("memory outbox unreadable: %r", exc)
             landed = 0
         if landed:
-            logger.info("memory outbox: %d writes landed, %d pending", landed, outbox.pending())
+            logger.info("memory outbox: %d writes landed", landed)
         await asyncio.sleep(0 if landed else idle_s)
 
 
@@ -217,6 +252,11 @@ class DurableWrites:
         self.write = write
         self.outbox = outbox
         self.timeout_s = timeout_s
+        # SQLite blocks: its calls run on this one thread, never on the event loop.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+
+    async def _offload(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def store(self, items: list[NewMemory], query: str | None) -> tuple[int, str | None]:
         """Write now or keep for later: (papers kept for later, a warning for the caller)."""
@@ -230,7 +270,7 @@ class DurableWrites:
         if self.outbox is None:
             return 0, f"memory write failed, results not remembered: {why}"
         try:
-            self.outbox.add(items, query)
+            await self._offload(self.outbox.add, items, query)
         except Exception as full:  # OutboxFull, or its disk
             logger.error("memory write lost: %s; the outbox refused it: %s", why, full)
             return 0, f"memory write failed, results not remembered: {why}; outbox: {full}"
@@ -242,8 +282,11 @@ class DurableWrites:
     async def drain_forever(self) -> None:
         """The outbox's entries handed over until they land (cancel to stop)."""
         if self.outbox is not None:
-            await drain_forever(self.outbox, self.write)
+            await drain_forever(
+                self.outbox, self.write, timeout_s=self.timeout_s, offload=self._offload
+            )
 
     def close(self) -> None:
         if self.outbox is not None:
-            self.outbox.close()
+            self._pool.submit(self.outbox.close).result(timeout=10)
+        self._pool.shutdown(wait=False)

@@ -22,7 +22,7 @@ from deployments.common.logs import arm_logger
 from deployments.ingress.outbox import DurableWrites, MemoryOutbox
 from deployments.ingress.stages import EmbedStage, MemoryStage, SearchStage, SummarizeStage
 from models.errors import Overloaded, unwrap
-from models.paper import Paper
+from models.paper import Paper, query_key
 from models.research import (
     MemorySearchRequest,
     MemorySearchResponse,
@@ -178,8 +178,11 @@ class ResearchPipeline:
 
     async def _within_deadline(self, work: Awaitable[T]) -> T:
         try:
-            return await asyncio.wait_for(work, self.deadline_s)
+            async with asyncio.timeout(self.deadline_s) as deadline:
+                return await work
         except TimeoutError:
+            if not deadline.expired():  # a timeout of the work's own, not the deadline
+                raise
             raise Overloaded(
                 f"no answer within {self.deadline_s:g} s: the arm is busy or a stage is slow",
                 retry_after_s=min(30.0, self.deadline_s / 2),
@@ -284,10 +287,12 @@ class ResearchPipeline:
             if p.arxiv_id not in stored
             or p.arxiv_id in made
             or p.arxiv_id in made_before
-            or req.query not in stored[p.arxiv_id].queries
+            or query_key(req.query) not in stored[p.arxiv_id].query_keys
             or p.version != stored[p.arxiv_id].paper.version
         ]
-        pending, warning = await self.writes.store(changes, req.query)
+        # Shielded: a deadline that fires now must not cancel the write half-way (it lands or
+        # goes to the outbox either way).
+        pending, warning = await asyncio.shield(self.writes.store(changes, req.query))
         warnings.extend([warning] if warning else [])
         timer.add("memory_upsert", started)
 

@@ -13,7 +13,6 @@ deployment runs one replica in that mode and every read goes through it.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,15 +21,10 @@ import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
-from models.paper import Paper, day_key, point_id
+from models.paper import Paper, day_key, point_id, query_key
 from models.stage_types import NewMemory, StoredPaper
 
 MAX_QUERIES_KEPT = 50  # per paper, the newest, in what a read returns
-
-
-def query_key(query: str) -> str:
-    """The key of a query in a paper's ``query_log``: a hash of its text (16 hex digits)."""
-    return "q" + hashlib.sha1(query.encode()).hexdigest()[:16]
 
 
 def queries_of(payload: dict[str, Any]) -> list[str]:
@@ -107,14 +101,16 @@ class PaperMemory:
     def upsert(self, items: list[NewMemory], query: str | None = None) -> int:
         """Write papers (updated in place when stored); ``query`` joins each one's history.
 
-        Commutative and idempotent, with no read before the write, so concurrent writers
-        (MemoryWriter replicas on a server) never drop each other's data and a replayed write
-        (the Ingress's outbox) changes nothing more:
+        Idempotent, with no read before the write, so concurrent writers (MemoryWriter
+        replicas on a server) never drop each other's queries or summaries, and a replayed
+        write (the Ingress's outbox) adds nothing twice:
 
         1. an insert-only upsert creates the points of papers not stored yet (paper, vector,
            ``stored_at``) and leaves stored ones alone;
-        2. a payload merge refreshes each paper's metadata and ``updated_at`` and, when one was
-           made this time, its summary (a stored summary is never erased), and the vector;
+        2. a payload merge refreshes each paper's metadata, ``updated_at`` and vector and, when
+           one was made this time, its summary (a stored summary is never erased), only where
+           the stored version is not newer: a late write never goes back a version (between
+           two writes of one version, the later one's summary wins);
         3. the query joins ``query_log`` under its own key (a hash of its text): adding a key
            never overwrites another writer's, and the same query twice is one entry.
         """
@@ -143,12 +139,22 @@ class PaperMemory:
                     payload={**fields, "summary": item.summary, "stored_at": now, "query_log": {}},
                 )
             )
+            # Only over a stored version no newer than this one: a late write (a replayed
+            # outbox entry) never takes a paper back to an older version or its vector.
+            not_newer = qm.Filter(
+                must=[
+                    qm.HasIdCondition(has_id=[pid]),
+                    qm.FieldCondition(key="paper.version", range=qm.Range(lte=item.paper.version)),
+                ]
+            )
             operations.append(
-                qm.SetPayloadOperation(set_payload=qm.SetPayload(payload=fields, points=[pid]))
+                qm.SetPayloadOperation(set_payload=qm.SetPayload(payload=fields, filter=not_newer))
             )
             operations.append(
                 qm.UpdateVectorsOperation(
-                    update_vectors=qm.UpdateVectors(points=[qm.PointVectors(id=pid, vector=vector)])
+                    update_vectors=qm.UpdateVectors(
+                        points=[qm.PointVectors(id=pid, vector=vector)], update_filter=not_newer
+                    )
                 )
             )
         if query:
@@ -218,5 +224,7 @@ class PaperMemory:
             vector=np.asarray(vector, dtype=np.float32),
             summary=payload.get("summary"),
             queries=queries_of(payload),
+            query_keys=frozenset(payload.get("query_log") or ())
+            | {query_key(q) for q in payload.get("queries") or []},
             stored_at=str(payload.get("stored_at", "")),
         )

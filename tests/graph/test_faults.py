@@ -89,8 +89,9 @@ def _assert_remembered(app: App, served: list[dict[str, Any]], within_s: float =
             break
         time.sleep(1.0)  # the outbox drains on its own
     assert not missing, f"{len(missing)} never reached memory: {sorted(missing)[:5]}"
-    for arxiv_id, paper in stored.items():  # once: a query appears once in a paper's history
-        assert len(paper.queries) == len(set(paper.queries)), arxiv_id
+    # "Once" holds by construction: one point per paper (the uuid5 of its id) and one
+    # query_log entry per query (a hash of its text), so presence is the check.
+    assert len(stored) == len({arxiv_id for _, ids in answered for arxiv_id in ids})
 
 
 def test_memory_writer_killed_under_load_loses_no_write(faults_app: App) -> None:
@@ -113,6 +114,7 @@ def test_a_model_stage_killed_under_load(faults_app: App, deployment: str) -> No
     for result in outcome["failed"]:  # a clear error in the arm's shape, never a 500
         assert result["status"] == 503 and result["retry_after"], result
         assert result["body"]["error"] == "stage_unavailable", result["body"]
+        assert result["s"] < 30, result  # failed fast, not after waiting out the restart
     assert outcome["served"]
     if deployment == "Summarizer":  # summaries degrade to null with a warning; nothing fails
         assert not outcome["failed"]
