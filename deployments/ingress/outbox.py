@@ -3,8 +3,8 @@
 A write that fails or times out (the MemoryWriter restarting, its store away) is appended here
 instead of being dropped, and a drainer in the Ingress replica hands it over again, oldest first,
 with a growing pause per entry, until the MemoryWriter takes it. Replays are safe: memory writes
-are idempotent and commutative (``PaperMemory.upsert``), so an entry that did land before its
-call failed changes nothing when it lands again.
+are idempotent and read nothing first (``PaperMemory.upsert``), so an entry that did land before
+its call failed adds nothing when it lands again, and a late one never goes back a version.
 
 One SQLite file (stdlib, transactional, safe for several processes): every Ingress replica of one
 machine may share it; an entry is leased to one drainer at a time. Bounded: beyond ``max_entries``
