@@ -36,13 +36,19 @@ def kill_replica(app: str, deployment: str) -> int:
     return pids[0]
 
 
-def serving(app: str, deployment: str) -> bool:
-    """Whether Serve reports the deployment HEALTHY with a running replica."""
+def deployment_state(app: str, deployment: str) -> tuple[str, dict[str, int]]:
+    """Serve's status of a deployment (HEALTHY, UPDATING...) and its replicas by state
+    (RUNNING, STARTING...)."""
     from ray import serve
 
     status = serve.status().applications[app].deployments[deployment]
     states = {str(getattr(k, "value", k)): n for k, n in status.replica_states.items()}
-    health = str(getattr(status.status, "value", status.status))
+    return str(getattr(status.status, "value", status.status)), states
+
+
+def serving(app: str, deployment: str) -> bool:
+    """Whether Serve reports the deployment HEALTHY with a running replica."""
+    health, states = deployment_state(app, deployment)
     return health == "HEALTHY" and states.get("RUNNING", 0) >= 1
 
 

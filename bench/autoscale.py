@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
+from arm_dev.faults import deployment_state
 from arm_dev.openai_standin import OpenAIStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,10 +109,7 @@ class Report:
 
 def replica_counts() -> tuple[int, int]:
     """(RUNNING, RUNNING + STARTING) replicas of the stage, from Serve's status."""
-    from ray import serve
-
-    states = serve.status().applications[APP].deployments[STAGE].replica_states
-    counts = {str(getattr(state, "value", state)): n for state, n in states.items()}
+    _, counts = deployment_state(APP, STAGE)
     running = counts.get("RUNNING", 0)
     return running, running + counts.get("STARTING", 0)
 

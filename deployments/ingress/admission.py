@@ -20,6 +20,13 @@ from models.errors import Overloaded
 WORK_ROUTES = ("/execute", "/memory/search")
 
 
+def work_route(scope: Scope) -> str | None:
+    """The arm's route of an HTTP request to a work route, else None. Serve mounts the app
+    under its route prefix (``root_path``): the route is what follows it."""
+    route = str(scope.get("path", "")).removeprefix(scope.get("root_path", ""))
+    return route if scope["type"] == "http" and route in WORK_ROUTES else None
+
+
 class Admission:
     """At most ``max_in_flight`` work requests at once; the rest get 503 + ``Retry-After``."""
 
@@ -31,8 +38,7 @@ class Admission:
         self.refused = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = scope.get("path", "").removeprefix(scope.get("root_path", ""))
-        if scope["type"] != "http" or route not in WORK_ROUTES:
+        if work_route(scope) is None:
             await self.app(scope, receive, send)
             return
         # The Ingress sets its configured bound on the app's state (settings reach the replica

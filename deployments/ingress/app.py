@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deployments.common.metrics import IngressMetrics
-from deployments.ingress.admission import Admission
+from deployments.ingress.admission import Admission, work_route
 from deployments.ingress.auth import BearerAuth
 from deployments.ingress.http_errors import error_response, install_error_handlers
 from models.settings import read_secret
@@ -102,9 +102,8 @@ class CountAnswers:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Serve mounts the app under its route prefix (root_path); count by the arm's route.
-        route = scope.get("path", "").removeprefix(scope.get("root_path", ""))
-        if scope["type"] != "http" or route not in COUNTED_ROUTES:
+        route = work_route(scope)
+        if route is None:
             await self.app(scope, receive, send)
             return
 

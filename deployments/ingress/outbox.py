@@ -218,18 +218,13 @@ async def drain_once(
 
 
 async def drain_forever(
-    outbox: MemoryOutbox,
-    write: Callable[[list[NewMemory], str | None], Awaitable[object]],
-    idle_s: float = 1.0,
-    *,
-    timeout_s: float = 30.0,
-    offload: Offload = _inline,
+    drain: Callable[[], Awaitable[tuple[int, int]]], idle_s: float = 1.0
 ) -> None:
-    """``drain_once`` for ever: at once again while entries land, every ``idle_s`` (s)
-    otherwise. Cancel the task to stop it."""
+    """``drain`` (a ``drain_once`` bound to its outbox) for ever: at once again while entries
+    land, every ``idle_s`` (s) otherwise. Cancel the task to stop it."""
     while True:
         try:
-            landed, _ = await drain_once(outbox, write, timeout_s=timeout_s, offload=offload)
+            landed, _ = await drain()
         except Exception as exc:  # the outbox's disk: keep the replica serving, say so
             logger.error("memory outbox unreadable: %r", exc)
             landed = 0
@@ -281,9 +276,12 @@ class DurableWrites:
 
     async def drain_forever(self) -> None:
         """The outbox's entries handed over until they land (cancel to stop)."""
-        if self.outbox is not None:
+        outbox = self.outbox
+        if outbox is not None:
             await drain_forever(
-                self.outbox, self.write, timeout_s=self.timeout_s, offload=self._offload
+                lambda: drain_once(
+                    outbox, self.write, timeout_s=self.timeout_s, offload=self._offload
+                )
             )
 
     def close(self) -> None:
