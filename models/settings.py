@@ -156,6 +156,7 @@ class IngressSettings(_Tuned):
     arxiv_min_interval_s: float
     outbox_path: str
     outbox_max_entries: int
+    memory_write_timeout_s: float
     max_in_flight: int
     request_deadline_s: float
     tuning: IngressTuning
@@ -199,6 +200,12 @@ class Settings(BaseModel):
     )
     outbox_max_entries: int = Field(
         default=2000, ge=1, le=1_000_000, description="Pending writes kept, at most."
+    )
+    memory_write_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="A memory write not done by then waits in the outbox.",
     )
     max_in_flight: int = Field(
         default=64, ge=1, le=10_000, description="Work requests one Ingress replica runs at once."
@@ -324,6 +331,7 @@ class Settings(BaseModel):
                 arxiv_min_interval_s=self.arxiv_min_interval_s,
                 outbox_path=self.outbox_path,
                 outbox_max_entries=self.outbox_max_entries,
+                memory_write_timeout_s=self.memory_write_timeout_s,
                 max_in_flight=self.max_in_flight,
                 request_deadline_s=self.request_deadline_s,
                 tuning=IngressTuning(query_cache_size=self.query_cache_size),

@@ -47,6 +47,7 @@ def test_every_setting_reaches_a_stage() -> None:
         "qdrant_collection": "other",
         "outbox_path": "/outbox-elsewhere.sqlite",
         "outbox_max_entries": 9,
+        "memory_write_timeout_s": 9.0,
         "max_in_flight": 9,
         "request_deadline_s": 9.0,
         "embedding_model": "/models/x",

@@ -93,5 +93,6 @@ def research_pipeline(
         max_candidates=settings.max_candidates,
         query_cache_size=settings.tuning.query_cache_size,
         outbox=MemoryOutbox(settings.outbox_path, settings.outbox_max_entries),
+        memory_write_timeout_s=settings.memory_write_timeout_s,
         deadline_s=settings.request_deadline_s,
     )

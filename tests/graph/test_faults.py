@@ -36,7 +36,15 @@ REQUEST_TIMEOUT_S = 120.0  # a request that takes longer than this hangs, as far
 @pytest.fixture(scope="module")
 def faults_app(serve_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     # Admission at 16 in flight (the tier's Ingress takes 64): a burst meets the arm's bound.
-    app = deploy("faults", serve_url, tmp_path_factory.mktemp("faults"), max_in_flight=16)
+    # Memory writes time out after 2 s (10 by default): shorter than the MemoryWriter's restart,
+    # so the writes that meet the killed replica always take the outbox's path.
+    app = deploy(
+        "faults",
+        serve_url,
+        tmp_path_factory.mktemp("faults"),
+        max_in_flight=16,
+        memory_write_timeout_s=2.0,
+    )
     yield app
     app.arxiv.__exit__()
 
