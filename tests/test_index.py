@@ -86,6 +86,18 @@ def test_a_newer_version_replaces_an_older_one_never_the_reverse(
     assert dict(index.iter_versions())[old.arxiv_id] == 3
 
 
+def test_two_versions_in_one_write_keep_the_latest_whatever_their_order(
+    index: PaperIndex, embedder: TextEmbedder
+) -> None:
+    # Ray Data reads files in parallel: v5 and v4 of one paper can reach one batch, v5 first.
+    old = RECORDS[1]
+    v5, v4 = replace(old, version=5, title="Fifth"), replace(old, version=4, title="Fourth")
+    vecs = embedder.embed([v5.embedding_text, v4.embedding_text])
+    assert index.upsert([v5, v4], vecs) == 1
+    assert index.versions([old.arxiv_id]) == {old.arxiv_id: 5}
+    assert index.stats().records == 10
+
+
 def test_stats_say_how_many_and_how_new(index: PaperIndex) -> None:
     stats = index.stats()
     assert stats.records == 10 and stats.newest == date(2024, 5, 7)

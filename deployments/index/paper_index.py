@@ -184,12 +184,20 @@ class PaperIndex:
         summaries: Sequence[str | None] | None = None,
     ) -> int:
         """Write records with their unit vectors (rows aligned); an older version than the
-        stored one is skipped, so re-reading an old snapshot never undoes a newer one.
-        Returns how many points were written."""
+        stored one (or than another record of the same paper in this call) is skipped, so
+        re-reading an old snapshot never undoes a newer one. Returns how many points were
+        written."""
         stored = self.versions([r.arxiv_id for r in records])
+        # Two versions of one paper can meet in one batch in either order (Ray Data reads
+        # files in parallel): only the latest of each is written.
+        latest: dict[str, int] = {}
+        for i, record in enumerate(records):
+            best = latest.get(record.arxiv_id)
+            if best is None or records[best].version < record.version:
+                latest[record.arxiv_id] = i
         points = []
         for i, record in enumerate(records):
-            if stored.get(record.arxiv_id, 0) > record.version:
+            if latest[record.arxiv_id] != i or stored.get(record.arxiv_id, 0) > record.version:
                 continue
             terms = self.lexical.document(record.embedding_text)
             points.append(
