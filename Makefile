@@ -16,12 +16,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH: Serve's proxy answers its own errors (queue full,
+# timeout, a replica gone) in the arm's JSON shape; Ray reads it when it starts the cluster.
+PROXY_ERRORS := deployments.ingress.proxy_errors.middlewares
 # RAY_PROMETHEUS_HOST: the Ray dashboard reads per-node time series from `make monitor`'s
 # Prometheus (it shows charts once that runs; nothing breaks while it does not).
 run: $(STAMP)
 	@echo "Ray dashboard: http://$(HOST):8265 (it asks for this cluster's token: $(VENV)/bin/ray get-auth-token)"
 	@echo "Per-stage throughput: make monitor in another terminal, then http://$(HOST):9090 (README: Watching each stage)"
-	RAY_PROMETHEUS_HOST=http://$(HOST):9090 $(VENV)/bin/serve run serve_config.yaml
+	RAY_PROMETHEUS_HOST=http://$(HOST):9090 RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=$(PROXY_ERRORS) \
+		$(VENV)/bin/serve run serve_config.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider

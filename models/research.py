@@ -163,22 +163,26 @@ class MemorySearchResponse(BaseModel):
     count: int
 
 
-class ErrorBody(BaseModel):
-    """Every non-2xx answer of the arm."""
+ErrorKind = Literal[
+    "bad_request",
+    "unauthorized",
+    "not_found",
+    "method_not_allowed",
+    "payload_too_large",
+    "uri_too_long",
+    "arxiv_unavailable",
+    "stage_unavailable",
+    "overloaded",
+    "timeout",  # only Serve's proxy, past http_options.request_timeout_s (408)
+    "internal_error",
+    "validation_error",
+]
 
-    error: Literal[
-        "bad_request",
-        "unauthorized",
-        "not_found",
-        "method_not_allowed",
-        "payload_too_large",
-        "uri_too_long",
-        "arxiv_unavailable",
-        "stage_unavailable",
-        "overloaded",
-        "internal_error",
-        "validation_error",
-    ]
+
+class ErrorBody(BaseModel):
+    """Every non-2xx answer of the arm (Serve's proxy's own answers too)."""
+
+    error: ErrorKind
     message: str
     request_id: str | None = None
 

@@ -346,3 +346,23 @@ def test_the_ingress_scales_out_before_it_refuses(name: str) -> None:
     bound = app["args"].get("max_in_flight", Settings().max_in_flight)
     assert ingress["autoscaling_config"]["target_ongoing_requests"] < bound
     assert ingress["max_ongoing_requests"] > bound  # room to say no
+
+
+@pytest.mark.parametrize("name", RAYSERVICES)
+def test_every_pods_proxy_answers_its_own_errors_in_the_arms_shape(name: str) -> None:
+    from ray.serve._private.http_util import validate_http_proxy_callback_return
+    from ray.serve._private.utils import call_function_from_import_path
+
+    from tests.graph.conftest import PROXY_CALLBACK, PROXY_ERRORS
+
+    (config,) = [d for d in _docs(name) if d["kind"] == "ConfigMap"]
+    assert config["data"][PROXY_CALLBACK] == PROXY_ERRORS
+    for group, spec in _groups(name).items():  # a proxy runs on every node (EveryNode)
+        for container in spec["template"]["spec"]["containers"]:
+            maps = [s["configMapRef"]["name"] for s in container.get("envFrom", [])]
+            assert config["metadata"]["name"] in maps, f"{group}: no {PROXY_CALLBACK}"
+    # What Ray does with the variable when its proxy starts.
+    (middleware,) = validate_http_proxy_callback_return(
+        call_function_from_import_path(PROXY_ERRORS)
+    )
+    assert middleware.cls.__name__ == "ProxyErrorShape"
