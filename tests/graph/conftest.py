@@ -7,6 +7,7 @@ own Qdrant folder. Every test here is marked ``graph`` (``make test-unit`` skips
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ TEST_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+PROXY_CALLBACK = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
+PROXY_ERRORS = "deployments.ingress.proxy_errors.middlewares"
+
 SESSION: dict[str, Path] = {}  # where this run's Ray writes its logs (serve_url sets it)
 
 
@@ -56,6 +60,9 @@ def serve_url() -> Iterator[str]:
     import ray
     from ray import serve
 
+    # As `make run` and the KubeRay ConfigMap: the proxy Ray starts here answers its own
+    # errors in the arm's shape (read by the proxy process, which inherits this environment).
+    os.environ[PROXY_CALLBACK] = PROXY_ERRORS
     context = ray.init(
         num_cpus=8,
         include_dashboard=False,
@@ -96,8 +103,11 @@ def deploy(
     llm: Any = None,
     env: dict[str, str] | None = None,
     openai: OpenAIStandIn | None = None,
+    options: dict[str, dict[str, Any]] | None = None,
     **settings: Any,
 ) -> App:
+    """The graph as application ``name`` at ``/name``, with a fresh arXiv stand-in; ``settings``
+    are graph args, ``options`` Serve options per deployment over the tier's light ones."""
     from ray import serve
 
     from graph import build_app
@@ -113,7 +123,7 @@ def deploy(
         "outbox_path": str(tmp / "outbox" / "memory.sqlite"),
         **settings,
     }
-    options = {k: dict(v) for k, v in TEST_OPTIONS.items()}
+    options = {k: {**v, **(options or {}).get(k, {})} for k, v in TEST_OPTIONS.items()}
     if env:
         options["Ingress"] = {
             **options["Ingress"],

@@ -1,7 +1,8 @@
-"""Replica faults under load, injected from outside: a stage's replica process is SIGKILLed while
-requests run. Serve restarts it; every request ends in bounded time, answered or with a clear
-error; and every paper of every answered request is in memory afterwards, once, with the query
-that found it (the Ingress's outbox keeps the writes the MemoryWriter could not take).
+"""Replica faults under load, injected from outside: a replica process of a stage (MemoryWriter,
+Embedder, Summarizer, the Ingress itself) is SIGKILLed while requests run. Serve restarts it;
+every request ends in bounded time, answered or with a clear error; and every paper of every
+answered request is in memory afterwards, once, with the query that found it (the Ingress's
+outbox keeps the writes the MemoryWriter could not take).
 
 Each test prints a line with what the requests saw and how long the stage took to come back.
 """
@@ -116,10 +117,12 @@ def test_memory_writer_killed_under_load_loses_no_write(faults_app: App) -> None
     _assert_remembered(faults_app, outcome["served"])
 
 
-@pytest.mark.parametrize("deployment", ["Embedder", "Summarizer"])
-def test_a_model_stage_killed_under_load(faults_app: App, deployment: str) -> None:
+@pytest.mark.parametrize("deployment", ["Embedder", "Summarizer", "Ingress"])
+def test_a_stage_killed_under_load(faults_app: App, deployment: str) -> None:
     outcome = _load_with_a_kill(faults_app, deployment)
-    for result in outcome["failed"]:  # a clear error in the arm's shape, never a 500
+    # A clear error in the arm's shape, never a 500: from the Ingress for a stage behind it,
+    # from Serve's proxy (deployments/ingress/proxy_errors.py) for the Ingress itself.
+    for result in outcome["failed"]:
         assert result["status"] == 503 and result["retry_after"], result
         assert result["body"]["error"] == "stage_unavailable", result["body"]
         assert result["s"] < 30, result  # failed fast, not after waiting out the restart
