@@ -173,7 +173,7 @@ ErrorKind = Literal[
     "arxiv_unavailable",
     "stage_unavailable",
     "overloaded",
-    "timeout",  # only Serve's proxy, past http_options.request_timeout_s (408)
+    "timeout",  # 408: a body sent too slowly, or Serve's proxy past its request_timeout_s
     "internal_error",
     "validation_error",
 ]

@@ -8,12 +8,15 @@ Deterministic (``derandomize``) and bounded: ``EXAMPLES`` cases per operation an
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any, get_args
 
+import httpx
 import pytest
 import schemathesis
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
@@ -23,8 +26,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from deployments.ingress.app import MAX_BODY_BYTES, MAX_URL_BYTES
+from deployments.ingress.app import MAX_BODY_BYTES, MAX_URL_BYTES, InputLimits
 from deployments.ingress.deployment import app
+from deployments.ingress.http_errors import install_error_handlers
 from models.research import ErrorBody
 from tests.test_ingress_http import ingress_client
 
@@ -202,3 +206,35 @@ def test_a_body_in_another_media_type_is_a_422(client: TestClient) -> None:
     response = _post(client, "/execute", b"query=graphs", **{"content-type": "text/plain"})
     assert_safe(response)
     assert _fields(response) == ["body"]
+
+
+def test_a_body_sent_too_slowly_is_a_408_before_any_route_sees_it() -> None:
+    # A client that trickles its body would hold one of the replica's admission slots.
+    seen: list[str] = []
+    slow_app = FastAPI()
+
+    @slow_app.post("/execute")
+    async def execute(body: dict[str, Any]) -> dict[str, Any]:
+        seen.append("route")
+        return body
+
+    slow_app.add_middleware(InputLimits, body_timeout_s=0.3)
+    install_error_handlers(slow_app)
+
+    async def trickle() -> Any:
+        yield b'{"query": '
+        await asyncio.sleep(5)  # stalls: the answer comes at 0.3 s
+        yield b'"graphs"}'
+
+    async def go() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=slow_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://arm") as client:
+            slow = await client.post("/execute", content=trickle())
+            prompt = await client.post("/execute", json={"query": "graphs"})
+            return slow, prompt
+
+    slow, prompt = asyncio.run(go())
+    assert slow.status_code == 408 and slow.json()["error"] == "timeout"
+    assert "within 0.3 s" in slow.json()["message"]
+    assert_safe(slow)
+    assert prompt.status_code == 200 and seen == ["route"]

@@ -10,6 +10,7 @@ its settings: ``Admission``'s bound)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,16 +40,19 @@ COUNTED_ROUTES = ("/execute", "/memory/search")
 # dates) is under 4 KiB even with every character \u-escaped.
 MAX_BODY_BYTES = 16 * 1024
 MAX_URL_BYTES = 2048  # path + query string; no route takes query parameters
+BODY_TIMEOUT_S = 10.0  # for a whole body (16 KiB at most): any client not stalling is far faster
 TOO_LARGE = f"request body over {MAX_BODY_BYTES} bytes"
 
 
 class InputLimits:
     """Pure ASGI middleware: a URL over ``MAX_URL_BYTES`` is a 414, a body over
-    ``MAX_BODY_BYTES`` a 413 (declared or streamed; read no further than the cap), both in the
-    arm's error shape and before any route sees them."""
+    ``MAX_BODY_BYTES`` a 413 (declared or streamed; read no further than the cap), a body not
+    all received within ``body_timeout_s`` a 408, all in the arm's error shape and before any
+    route sees them."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, body_timeout_s: float = BODY_TIMEOUT_S) -> None:
         self.app = app
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,18 +67,26 @@ class InputLimits:
             await self._refuse(413, TOO_LARGE, scope, receive, send)
             return
         # Read the body here, up to the cap (a chunked one declares no length), then replay it.
+        # A client that sends it slowly would hold an admission slot (Admission sits outside):
+        # it gets body_timeout_s for all of it.
         chunks: list[bytes] = []
         size, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the caller went away: nobody to answer
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > MAX_BODY_BYTES:
-                await self._refuse(413, TOO_LARGE, scope, receive, send)
-                return
-            more = message.get("more_body", False)
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                while more:
+                    message = await receive()
+                    if message["type"] != "http.request":  # the caller went away: nobody to answer
+                        return
+                    chunks.append(message.get("body", b""))
+                    size += len(chunks[-1])
+                    if size > MAX_BODY_BYTES:
+                        await self._refuse(413, TOO_LARGE, scope, receive, send)
+                        return
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            slow = f"request body not received within {self.body_timeout_s:g} s"
+            await self._refuse(408, slow, scope, receive, send)
+            return
         replayed = False
 
         async def replay() -> Message:

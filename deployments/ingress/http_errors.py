@@ -3,7 +3,7 @@
     RequestValidationError -> 422 naming each field     ArxivQueryError  -> 400, arXiv's message
     a body that is no JSON -> 422, field "body"         ArxivUnavailable -> 503 with Retry-After
     Unauthorized           -> 401 + WWW-Authenticate    HTTPException    -> its status (404, 405,
-    anything else          -> 500, the request id only                     413, 414), headers
+    anything else          -> 500, the request id only                     408, 413, 414), headers
                               (the cause goes to the log)
 
 Every answer has the ``ErrorBody`` shape; none carries a stack trace.
@@ -39,6 +39,7 @@ logger = arm_logger(__name__)
 HTTP_KINDS = {
     404: "not_found",
     405: "method_not_allowed",
+    408: "timeout",
     413: "payload_too_large",
     414: "uri_too_long",
 }
