@@ -73,10 +73,13 @@ def test_the_queue_bound_is_a_503_overloaded_with_retry_after() -> None:
     assert body.error == "overloaded" and "max_queued_requests=128" in body.message
 
 
-def test_serves_own_retry_after_is_kept() -> None:
+def test_serves_own_retry_after_and_status_are_kept() -> None:
     response = ask(proxy_failing_with(BackPressureError(8, 8, retry_after_s=2.5)))
     assert response.status_code == 503 and response.headers["retry-after"] == "3"
     assert error_of(response).error == "overloaded"
+    too_many = ask(proxy_failing_with(BackPressureError(8, 8, status_code=429)))
+    assert too_many.status_code == 429 and too_many.headers["retry-after"] == "5"
+    assert error_of(too_many).error == "overloaded"
 
 
 def test_the_proxys_timeout_is_a_408_timeout_with_the_callers_request_id() -> None:
@@ -100,6 +103,38 @@ def test_a_replica_that_died_with_the_request_is_a_503_not_a_bare_500() -> None:
     response = ask(proxy_failing_with(RayActorError()))
     assert response.status_code == 503 and response.headers["retry-after"] == "5"
     assert error_of(response).error == "stage_unavailable"
+
+
+def test_a_caller_who_disconnected_gets_nothing() -> None:
+    async def proxy(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        while (await receive())["type"] != "http.disconnect":  # as Serve's proxy listens
+            pass  # then it records a 499 and sends nothing
+
+    sent: list[dict[str, Any]] = []
+    incoming = iter([{"type": "http.request", "body": b"{}"}, {"type": "http.disconnect"}])
+
+    async def receive() -> dict[str, Any]:
+        return next(incoming)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/arm/execute", "headers": []}
+    asyncio.run(_apply_middlewares(proxy, middlewares())(scope, receive, send))
+    assert sent == []
+
+
+def test_the_proxys_other_headers_are_kept() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        messages = convert_object_to_asgi_messages(
+            "Method Not Allowed", status_code=405, extra_headers=[(b"allow", b"GET")]
+        )
+        for message in messages:
+            await send(message)
+
+    response = ask(_apply_middlewares(app, middlewares()))
+    assert response.status_code == 405 and response.headers["allow"] == "GET"
+    assert error_of(response).error == "method_not_allowed"
 
 
 def test_a_path_outside_every_route_is_a_404_not_found() -> None:

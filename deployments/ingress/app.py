@@ -73,19 +73,19 @@ class InputLimits:
         size, more = 0, True
         try:
             async with asyncio.timeout(self.body_timeout_s):
-                while more:
+                while more and size <= MAX_BODY_BYTES:
                     message = await receive()
                     if message["type"] != "http.request":  # the caller went away: nobody to answer
                         return
                     chunks.append(message.get("body", b""))
                     size += len(chunks[-1])
-                    if size > MAX_BODY_BYTES:
-                        await self._refuse(413, TOO_LARGE, scope, receive, send)
-                        return
                     more = message.get("more_body", False)
         except TimeoutError:
             slow = f"request body not received within {self.body_timeout_s:g} s"
             await self._refuse(408, slow, scope, receive, send)
+            return
+        if size > MAX_BODY_BYTES:  # read no further than the cap
+            await self._refuse(413, TOO_LARGE, scope, receive, send)
             return
         replayed = False
 

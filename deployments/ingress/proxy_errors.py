@@ -3,7 +3,8 @@
 Serve's proxy answers some requests without the Ingress: 503 when the Ingress's
 ``max_queued_requests`` is full (or the application is unavailable), 408 past the
 ``request_timeout_s`` of ``http_options``, 404 for a path outside every route, and, when an
-Ingress replica dies while it holds a request, nothing at all (uvicorn's plain 500). Those
+Ingress replica dies while it holds a request (or the call fails otherwise), nothing at all
+(uvicorn's plain 500). Those
 bodies are plain text; an orchestrator that parses ``ErrorBody`` would choke on them.
 
 ``ProxyErrorShape`` runs inside the proxy (Serve's documented hook: the environment variable
@@ -13,11 +14,12 @@ each such answer as an ``ErrorBody`` with the same status, the proxy's own messa
 request id Serve gave the request, and ``Retry-After`` where trying again is the remedy::
 
     proxy's answer                          -> status, error
-    503 "... backpressure ..." (queue full) -> 503 overloaded          + Retry-After
+    503/429 "... backpressure ..." (queue)  -> the same, overloaded     + Retry-After
     503 other (application unavailable)     -> 503 stage_unavailable   + Retry-After
     408 "... timed out after N s"           -> 408 timeout             + Retry-After
     404 "Path '/x' not found"               -> 404 not_found
-    no answer (the Ingress replica died)    -> 503 stage_unavailable   + Retry-After
+    no answer (the Ingress replica died or  -> 503 stage_unavailable   + Retry-After
+      failed; the cause is in the proxy's log; nothing when the caller disconnected)
 
 The arm's own answers are JSON and pass untouched, as does everything under ``/-/`` (Serve's
 ``/-/healthz`` and ``/-/routes``, which KubeRay's probes read as they are).
@@ -35,7 +37,14 @@ from models.research import ErrorBody, ErrorKind
 
 RETRY_AFTER_S = 5  # the Admission's and the stage errors' Retry-After: a replica restarts in ~10 s
 MESSAGE_CHARS = 300  # the proxy's message is kept to this many characters
-SERVE_PATHS = "/-/"  # Serve's own endpoints (health, routes): never rewritten
+SERVE_PATHS = "/-/"
+# Headers a rewritten answer sets itself; the proxy's others pass through.
+REPLACED_HEADERS = {
+    b"content-type",
+    b"content-length",
+    b"x-request-id",
+    b"retry-after",
+}  # Serve's own endpoints (health, routes): never rewritten
 
 # The error of each status the proxy answers with (503 is told apart by its text).
 _KINDS: dict[int, ErrorKind] = {
@@ -56,8 +65,10 @@ def middlewares() -> list[Middleware]:
 
 def error_kind(status: int, message: str) -> ErrorKind:
     """The ``ErrorBody.error`` of a proxy answer with this status and text."""
+    if status in (429, 503) and "backpressure" in message.lower():  # Serve's is 503 or 429
+        return "overloaded"
     if status == 503:
-        return "overloaded" if "backpressure" in message.lower() else "stage_unavailable"
+        return "stage_unavailable"
     if status in _KINDS:
         return _KINDS[status]
     return "bad_request" if status < 500 else "internal_error"
@@ -82,7 +93,13 @@ class ProxyErrorShape:
             return
         held: Message | None = None  # a plain-text error's start, kept until its body is read
         body = bytearray()
-        started = False
+        started = gone = False
+
+        async def watch() -> Message:  # a caller who disconnected gets no answer of ours
+            nonlocal gone
+            message = await receive()
+            gone = gone or message["type"] == "http.disconnect"
+            return message
 
         async def reshape(message: Message) -> None:
             nonlocal held, started
@@ -90,29 +107,36 @@ class ProxyErrorShape:
                 started = True
                 headers = message.get("headers", [])
                 content_type = _header(headers, b"content-type") or ""
-                if message["status"] >= 400 and "json" not in content_type:
+                if (
+                    message["status"] >= 400
+                    and "json" not in content_type
+                    and not message.get("trailers", False)
+                ):
                     held = message
                     return
             elif message["type"] == "http.response.body" and held is not None:
-                body.extend(message.get("body", b"")[: MESSAGE_CHARS * 4])
+                room = max(0, MESSAGE_CHARS * 4 - len(body))  # the message needs no more
+                body.extend(message.get("body", b"")[:room])
                 if not message.get("more_body", False):
                     start, held = held, None
                     await self._answer(send, start, bytes(body))
                 return
             await send(message)
 
-        await self.app(scope, receive, reshape)
+        await self.app(scope, watch, reshape)
         if held is not None:  # the proxy stopped before the end of its error's body
             await self._answer(send, held, bytes(body))
-        elif not started:
-            # The proxy answers nothing when the replica holding the request dies (it logs the
-            # RayActorError); uvicorn would send a bare 500.
+        elif not started and not gone:
+            # The proxy sends nothing for an error other than 408/429/503: the replica holding
+            # the request died (a RayActorError, the usual case) or the call failed otherwise;
+            # Serve's proxy log has the cause. uvicorn would send a bare 500.
+            rid = _header(scope.get("headers", []), b"x-request-id")
             await _send_error(
                 send,
                 503,
-                "the Ingress replica holding this request failed and Serve is restarting it; "
-                "retry shortly",
-                _header(scope.get("headers", []), b"x-request-id"),
+                "Serve's proxy got no answer from the Ingress (its replica died or failed); "
+                f"retry shortly, or quote request id {rid}",
+                rid,
                 None,
             )
 
@@ -126,11 +150,17 @@ class ProxyErrorShape:
             body.decode("utf-8", "replace").strip(),
             _header(headers, b"x-request-id"),
             _header(headers, b"retry-after"),
+            [(k, v) for k, v in headers if bytes(k).lower() not in REPLACED_HEADERS],
         )
 
 
 async def _send_error(
-    send: Send, status: int, text: str, request_id: str | None, retry_after: str | None
+    send: Send,
+    status: int,
+    text: str,
+    request_id: str | None,
+    retry_after: str | None,
+    other_headers: list[Any] | None = None,
 ) -> None:
     message = text[:MESSAGE_CHARS] or f"HTTP {status}"
     error = ErrorBody(error=error_kind(status, message), message=message, request_id=request_id)
@@ -143,5 +173,6 @@ async def _send_error(
         headers.append((b"x-request-id", request_id.encode("latin-1")))
     if status in RETRY_STATUSES:
         headers.append((b"retry-after", (retry_after or str(RETRY_AFTER_S)).encode()))
+    headers.extend(other_headers or [])  # the proxy's others (Allow, ...), kept as they were
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -19,7 +19,7 @@ from tests.graph.conftest import App, deploy
 
 ONGOING, QUEUED = 2, 1  # the tight Ingress: 2 requests at a time, 1 waiting in the proxy
 BURST = 10
-ARXIV_DELAY_S = 3.0  # each admitted cold request waits this long on the arXiv stand-in
+ARXIV_DELAY_S = 5.0  # each admitted cold request waits this long on the arXiv stand-in
 
 
 @pytest.fixture(scope="module")
