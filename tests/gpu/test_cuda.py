@@ -40,6 +40,7 @@ def test_graph_gives_the_embedder_a_gpu_from_the_config(tmp_path: Path) -> None:
                     "arxiv_api_url": arxiv.url,
                     "arxiv_min_interval_s": 0.0,
                     "qdrant_path": str(tmp_path / "q"),
+                    "index_path": str(tmp_path / "index"),  # never the checkout's ./data/index
                 },
                 options={"Embedder": {"ray_actor_options": {"num_cpus": 1, "num_gpus": 1}}},
             )
@@ -78,6 +79,7 @@ def test_real_vllm_summarizer_in_the_graph(tmp_path: Path) -> None:
                     "arxiv_api_url": arxiv.url,
                     "arxiv_min_interval_s": 0.0,
                     "qdrant_path": str(tmp_path / "q"),
+                    "index_path": str(tmp_path / "index"),  # never the checkout's ./data/index
                     "summarizer_backend": "vllm",  # the model id comes from llm_config
                     "llm_config": {
                         "model_loading_config": {

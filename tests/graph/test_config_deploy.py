@@ -41,6 +41,9 @@ def _config(arxiv_url: str, qdrant: Path, summarizer_tuning: dict[str, Any]) -> 
                         "arxiv_num_retries": 1,
                         "arxiv_backoff_base_s": 0.05,
                         "qdrant_path": str(qdrant),
+                        # Never the checkout's ./data/index: after `make ingest` it would answer
+                        # instead of the stand-in (with the summaries it stored).
+                        "index_path": str(qdrant.parent / "index"),
                         "outbox_path": str(qdrant.parent / "outbox.sqlite"),
                     },
                     "deployments": deployments,
