@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
 from arm_dev.faults import deployment_state
 from arm_dev.openai_standin import OpenAIStandIn
+from bench.load import log
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = "autoscale"
@@ -45,10 +45,6 @@ AUTOSCALING = {
     "downscale_delay_s": 15,
     "look_back_period_s": 5,
 }
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import random
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -36,16 +35,12 @@ import psutil
 from arm_dev.arxiv_standin import StandIn
 from arm_dev.faults import kill_replica, missing_from_memory, wait_until_back
 from bench.corpus import benchmark_records, make_queries
-from bench.load import free_port
+from bench.load import free_port, log
 
 APP = "soak"
 VICTIMS = ("Embedder", "Summarizer", "MemoryWriter")
 MAX_PAPERS = 5
 DEADLINE_S = 60.0  # the Ingress's request_deadline_s (its default)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass

@@ -11,10 +11,9 @@ and its answers keep the arm's shape. Probes (``/health``) are never refused.
 
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from deployments.ingress.http_errors import error_response
+from deployments.ingress.http_errors import RETRY_AFTER_S, send_error
 from models.errors import Overloaded
 
 WORK_ROUTES = ("/execute", "/memory/search")
@@ -30,7 +29,9 @@ def work_route(scope: Scope) -> str | None:
 class Admission:
     """At most ``max_in_flight`` work requests at once; the rest get 503 + ``Retry-After``."""
 
-    def __init__(self, app: ASGIApp, max_in_flight: int = 64, retry_after_s: int = 5) -> None:
+    def __init__(
+        self, app: ASGIApp, max_in_flight: int = 64, retry_after_s: int = RETRY_AFTER_S
+    ) -> None:
         self.app = app
         self.max_in_flight = max_in_flight
         self.retry_after_s = retry_after_s
@@ -60,4 +61,4 @@ class Admission:
             f"retry after {self.retry_after_s} s",
             retry_after_s=self.retry_after_s,
         )
-        await error_response(Request(scope), overloaded)(scope, receive, send)
+        await send_error(overloaded, scope, receive, send)

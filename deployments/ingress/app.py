@@ -14,14 +14,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deployments.common.metrics import IngressMetrics
 from deployments.ingress.admission import Admission, work_route
 from deployments.ingress.auth import BearerAuth
-from deployments.ingress.http_errors import error_response, install_error_handlers
+from deployments.ingress.http_errors import install_error_handlers, send_error
 from models.settings import read_secret
 from models.version import arm_version
 
@@ -60,11 +60,13 @@ class InputLimits:
             return
         url = len(scope.get("raw_path") or scope["path"].encode()) + len(scope["query_string"])
         if url > MAX_URL_BYTES:
-            await self._refuse(414, f"URL over {MAX_URL_BYTES} bytes", scope, receive, send)
+            await send_error(
+                HTTPException(414, f"URL over {MAX_URL_BYTES} bytes"), scope, receive, send
+            )
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-            await self._refuse(413, TOO_LARGE, scope, receive, send)
+            await send_error(HTTPException(413, TOO_LARGE), scope, receive, send)
             return
         # Read the body here, up to the cap (a chunked one declares no length), then replay it.
         # A client that sends it slowly would hold an admission slot (Admission sits outside):
@@ -82,10 +84,10 @@ class InputLimits:
                     more = message.get("more_body", False)
         except TimeoutError:
             slow = f"request body not received within {self.body_timeout_s:g} s"
-            await self._refuse(408, slow, scope, receive, send)
+            await send_error(HTTPException(408, slow), scope, receive, send)
             return
         if size > MAX_BODY_BYTES:  # read no further than the cap
-            await self._refuse(413, TOO_LARGE, scope, receive, send)
+            await send_error(HTTPException(413, TOO_LARGE), scope, receive, send)
             return
         replayed = False
 
@@ -97,13 +99,6 @@ class InputLimits:
             return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
         await self.app(scope, replay, send)
-
-    @staticmethod
-    async def _refuse(
-        status: int, message: str, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        response = error_response(Request(scope), HTTPException(status, message))
-        await response(scope, receive, send)
 
 
 class CountAnswers:

@@ -31,18 +31,21 @@ from models.errors import (
     Unauthorized,
     unwrap,
 )
-from models.research import ErrorBody
+from models.research import ErrorBody, ErrorKind
 
 logger = arm_logger(__name__)
 
-# Starlette's and FastAPI's own refusals, by status; other 4xx are "bad_request".
-HTTP_KINDS = {
+# Starlette's and FastAPI's own refusals (and Serve's proxy's), by status; other 4xx are
+# "bad_request".
+HTTP_KINDS: dict[int, ErrorKind] = {
     404: "not_found",
     405: "method_not_allowed",
     408: "timeout",
     413: "payload_too_large",
     414: "uri_too_long",
 }
+# When to come back after a refusal that clears by itself (a replica restarts in ~10 s).
+RETRY_AFTER_S = 5
 FIELD_CHARS = 64  # a field name is echoed at most this long (unknown ones are the caller's)
 
 
@@ -123,6 +126,14 @@ def _replica_gone(cause: BaseException) -> bool:
     return any(kind.__name__ in _GONE for kind in type(cause).__mro__)
 
 
+def http_kind(status: int) -> ErrorKind:
+    """The error of a plain HTTP refusal by its status: ``HTTP_KINDS``, else "bad_request" for
+    a 4xx and "internal_error" for anything else."""
+    if 400 <= status < 500:
+        return HTTP_KINDS.get(status, "bad_request")
+    return "internal_error"
+
+
 def error_response(request: Request, exc: BaseException) -> JSONResponse:
     """The one mapping from an exception (Ray's wrappers taken off) to the arm's answer."""
     cause = unwrap(exc)
@@ -134,21 +145,17 @@ def error_response(request: Request, exc: BaseException) -> JSONResponse:
             return _validation_422(
                 request, [{"field": "body", "message": reason, "type": "json_invalid"}]
             )
-        kind = HTTP_KINDS.get(cause.status_code, "bad_request")
-        if cause.status_code < 400 or cause.status_code >= 500:
-            kind = "internal_error"
         headers = dict(cause.headers) if cause.headers else None
+        kind = http_kind(cause.status_code)
         return _body(cause.status_code, kind, str(cause.detail), request, headers)
     if isinstance(cause, Unauthorized):
         return _body(401, "unauthorized", cause.message, request, {"WWW-Authenticate": "Bearer"})
     if isinstance(cause, ArxivQueryError):
         return _body(400, "bad_request", cause.message, request)
-    if isinstance(cause, ArxivUnavailable):
+    if isinstance(cause, (ArxivUnavailable, Overloaded)):
+        kind = "overloaded" if isinstance(cause, Overloaded) else "arxiv_unavailable"
         retry = str(max(1, math.ceil(cause.retry_after_s)))
-        return _body(503, "arxiv_unavailable", cause.message, request, {"Retry-After": retry})
-    if isinstance(cause, Overloaded):
-        retry = str(max(1, math.ceil(cause.retry_after_s)))
-        return _body(503, "overloaded", cause.message, request, {"Retry-After": retry})
+        return _body(503, kind, cause.message, request, {"Retry-After": retry})
     if isinstance(cause, StageError) or _replica_gone(cause):
         # A stage the answer needs failed or is restarting (Serve restarts a dead replica in
         # seconds): the caller may try again shortly; nothing about its request was wrong.
@@ -158,7 +165,9 @@ def error_response(request: Request, exc: BaseException) -> JSONResponse:
             message = f"the {cause.stage} stage failed; retry later, or quote request id {rid}"
         else:
             message = "a stage's replica died and Serve is restarting it; retry shortly"
-        return _body(503, "stage_unavailable", message, request, {"Retry-After": "5"})
+        return _body(
+            503, "stage_unavailable", message, request, {"Retry-After": str(RETRY_AFTER_S)}
+        )
     logger.error(
         "request %s failed: %s",
         request_id(request),
@@ -200,7 +209,12 @@ class CatchAll:
         except Exception as exc:
             if started:  # too late for another answer: the server closes the connection
                 raise
-            await error_response(Request(scope), exc)(scope, receive, send)
+            await send_error(exc, scope, receive, send)
+
+
+async def send_error(exc: BaseException, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer a request with ``error_response`` from plain ASGI (a middleware's refusal)."""
+    await error_response(Request(scope), exc)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -281,13 +281,14 @@ class ResearchPipeline:
 
         # 7. Store what is new or changed: one point per paper, so nothing is stored twice.
         started = time.perf_counter()
+        key = query_key(req.query)
         changes = [
             NewMemory(p, vectors[p.arxiv_id], made.get(p.arxiv_id) or made_before.get(p.arxiv_id))
             for p in candidates
             if p.arxiv_id not in stored
             or p.arxiv_id in made
             or p.arxiv_id in made_before
-            or query_key(req.query) not in stored[p.arxiv_id].query_keys
+            or key not in stored[p.arxiv_id].query_keys
             or p.version != stored[p.arxiv_id].paper.version
         ]
         # Shielded: a deadline that fires now must not cancel the write half-way (it lands or

@@ -4,8 +4,8 @@ Serve's proxy answers some requests without the Ingress: 503 when the Ingress's
 ``max_queued_requests`` is full (or the application is unavailable), 408 past the
 ``request_timeout_s`` of ``http_options``, 404 for a path outside every route, and, when an
 Ingress replica dies while it holds a request (or the call fails otherwise), nothing at all
-(uvicorn's plain 500). Those
-bodies are plain text; an orchestrator that parses ``ErrorBody`` would choke on them.
+(uvicorn's plain 500). Those bodies are plain text; an orchestrator that parses ``ErrorBody``
+would choke on them.
 
 ``ProxyErrorShape`` runs inside the proxy (Serve's documented hook: the environment variable
 ``RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=deployments.ingress.proxy_errors.middlewares`` on
@@ -33,28 +33,13 @@ from typing import Any
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from deployments.ingress.http_errors import RETRY_AFTER_S, http_kind
 from models.research import ErrorBody, ErrorKind
 
-RETRY_AFTER_S = 5  # the Admission's and the stage errors' Retry-After: a replica restarts in ~10 s
 MESSAGE_CHARS = 300  # the proxy's message is kept to this many characters
-SERVE_PATHS = "/-/"
+SERVE_PATHS = "/-/"  # Serve's own endpoints (health, routes): never rewritten
 # Headers a rewritten answer sets itself; the proxy's others pass through.
-REPLACED_HEADERS = {
-    b"content-type",
-    b"content-length",
-    b"x-request-id",
-    b"retry-after",
-}  # Serve's own endpoints (health, routes): never rewritten
-
-# The error of each status the proxy answers with (503 is told apart by its text).
-_KINDS: dict[int, ErrorKind] = {
-    404: "not_found",
-    405: "method_not_allowed",
-    408: "timeout",
-    413: "payload_too_large",
-    414: "uri_too_long",
-    500: "internal_error",
-}
+REPLACED_HEADERS = {b"content-type", b"content-length", b"x-request-id", b"retry-after"}
 RETRY_STATUSES = {408, 429, 503}  # answers that tell the caller to come back: Retry-After
 
 
@@ -67,11 +52,7 @@ def error_kind(status: int, message: str) -> ErrorKind:
     """The ``ErrorBody.error`` of a proxy answer with this status and text."""
     if status in (429, 503) and "backpressure" in message.lower():  # Serve's is 503 or 429
         return "overloaded"
-    if status == 503:
-        return "stage_unavailable"
-    if status in _KINDS:
-        return _KINDS[status]
-    return "bad_request" if status < 500 else "internal_error"
+    return "stage_unavailable" if status == 503 else http_kind(status)
 
 
 def _header(headers: list[Any], name: bytes) -> str | None:
