@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 # RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH: Serve's proxy answers its own errors (queue full,
 # timeout, a replica gone) in the arm's JSON shape; Ray reads it when it starts the cluster.
-PROXY_ERRORS := deployments.ingress.proxy_errors.middlewares
+PROXY_ERRORS := deployments.proxy.error_shape.middlewares
 # RAY_PROMETHEUS_HOST: the Ray dashboard reads per-node time series from `make monitor`'s
 # Prometheus (it shows charts once that runs; nothing breaks while it does not).
 run: $(STAMP)
@@ -88,7 +88,7 @@ FILES ?= $(wildcard ../shared/arxiv/corpus/*.jsonl)
 SUMMARIES ?= 1
 ingest: $(STAMP)
 	@test -n "$(FILES)" || { echo 'no input: make ingest FILES="a.jsonl b.jsonl.gz"'; exit 2; }
-	$(PY) -m deployments.index.ingest $(if $(filter 1,$(SUMMARIES)),--summaries) $(FILES)
+	$(PY) -m deployments.ingest $(if $(filter 1,$(SUMMARIES)),--summaries) $(FILES)
 
 # The local arXiv stand-in on :8081 (the shared real corpus when present, else a small sample).
 standin: $(STAMP)

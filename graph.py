@@ -16,6 +16,7 @@ from ray.serve import Application, Deployment
 
 from deployments.arxiv.fetcher_deployment import ArxivFetcher
 from deployments.arxiv.gate_deployment import ArxivGate
+from deployments.common.packaged_model import model_dimension
 from deployments.embedder.deployment import Embedder
 from deployments.ingress.deployment import Ingress
 from deployments.memory.deployment import MemoryWriter
@@ -42,7 +43,11 @@ def resolve_settings(
     """Each stage's settings (environment over ``args``) and the ``llm_config``."""
     graph_args = args if isinstance(args, GraphArgs) else GraphArgs.model_validate(args or {})
     given = graph_args.model_dump(exclude={"llm_config"}, exclude_unset=True)
-    stages = Settings.load(given, environ).resolved().for_stages()
+    settings = Settings.load(given, environ).resolved()
+    if settings.embedding_dimension is None:  # read once here, so no stage asks the Embedder
+        dimension = model_dimension(settings.embedding_model)
+        settings = settings.model_copy(update={"embedding_dimension": dimension})
+    stages = settings.for_stages()
     llm_config = graph_args.llm_config
     if stages.summarizer.backend == "vllm" and stages.summarizer.model is None and llm_config:
         # The request's model is the one the LLM deployment serves.
@@ -76,11 +81,11 @@ def build_app(
     stages, llm_config = resolve_settings(args, environ)
     gate = _stage(ArxivGate, options).bind(stages.gate)
     embedder = _stage(Embedder, options).bind(stages.embedder)
-    fetcher = _stage(ArxivFetcher, options).bind(stages.arxiv, gate, embedder)
+    fetcher = _stage(ArxivFetcher, options).bind(stages.arxiv, gate)
     if stages.summarizer.backend == "vllm" and llm is None:
         llm = _vllm_deployment(llm_config, stages.summarizer.model)
     summarizer = _stage(Summarizer, options).bind(stages.summarizer, embedder, llm)
-    memory = _stage(MemoryWriter, options).bind(stages.memory, embedder)
+    memory = _stage(MemoryWriter, options).bind(stages.memory)
     return _stage(Ingress, options).bind(stages.ingress, fetcher, embedder, summarizer, memory)
 
 

@@ -50,8 +50,8 @@ def kaggle_lines(records: list[Record]) -> list[str]:
 
 def ingest_into(path: Path, corpus: Path, summaries: bool) -> dict[str, Any]:
     """Run the ingest job (in the benchmark's Ray) into an embedded index at ``path``."""
-    from deployments.index.ingest import ingest
     from deployments.index.paper_index import PaperIndex
+    from deployments.ingest.job import ingest
 
     index = PaperIndex(384, path=str(path))
     try:

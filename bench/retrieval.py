@@ -68,6 +68,7 @@ from deployments.common.packaged_model import model_display_name, packaged_model
 from deployments.index.fusion import LEG_DEPTH
 from deployments.index.paper_index import PaperIndex
 from deployments.index.records import IndexRecord, read_records
+from models.contracts import SearchRequest
 from models.errors import ArxivQueryError, ArxivUnavailable
 from models.paper import point_id
 
@@ -312,7 +313,7 @@ async def api_ranks(
     async def one(query: Query) -> int | None:
         nonlocal failed
         try:
-            result = await client.search(query.text, max_results=API_RESULTS)
+            result = await client.search(SearchRequest(query.text, max_results=API_RESULTS))
         except ArxivQueryError:  # no searchable words: nothing found
             return None
         except ArxivUnavailable as exc:

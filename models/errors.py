@@ -2,11 +2,14 @@
 
 Every stage raises these; only the ingress turns them into HTTP::
 
-    ArmError                      -> 500 (request id, no stack trace)
-    ├── ArxivUnavailable          -> 503 + Retry-After (unreachable, rate limited, retries spent)
-    ├── ArxivQueryError           -> 400 with arXiv's own message
+    ArmError                      -> 500 internal_error (request id, no stack trace)
+    ├── ArxivUnavailable          -> 503 arxiv_unavailable + Retry-After (unreachable, rate
+    │                                limited, retries spent)
+    ├── ArxivQueryError           -> 400 bad_request with arXiv's own message
     ├── Unauthorized              -> 401 + WWW-Authenticate: Bearer
-    └── StageError                -> 500 (a stage failed in a way the caller cannot fix)
+    ├── Overloaded                -> 503 overloaded + Retry-After (admission, the deadline)
+    └── StageError                -> 503 stage_unavailable + Retry-After (a stage failed,
+                                     restarting or dead; the request id finds its log line)
 
 Each error carries its facts as fields (HTTP status, attempts, URL), as httpx's and arxiv.py's
 errors do, and pickles with them, so it survives a hop through Ray: Ray re-raises a replica's

@@ -135,8 +135,10 @@ class SummarizerSettings(_Tuned):
 
 
 class MemorySettings(_Slice):
-    """The MemoryWriter's slice; ``QDRANT_API_KEY`` is read by its replica."""
+    """The MemoryWriter's slice; ``QDRANT_API_KEY`` is read by its replica. ``dimension``:
+    the vectors' length (None: the stored collection's)."""
 
+    dimension: int | None
     qdrant_url: str | None
     qdrant_path: str
     collection: str
@@ -215,6 +217,12 @@ class Settings(BaseModel):
     )
 
     embedding_model: str | None = Field(default=None, description="None: the packaged MiniLM.")
+    embedding_dimension: int | None = Field(
+        default=None,
+        ge=1,
+        le=65536,
+        description="The model's vector length; unset: read off the model's folder.",
+    )
     embedding_device: str = "cpu"
     embedding_batch_size: int = Field(
         default=8, ge=1, le=1024, description="Texts per forward pass; 4-8 is fastest on CPU."
@@ -320,6 +328,7 @@ class Settings(BaseModel):
                 ),
             ),
             memory=MemorySettings(
+                dimension=self.embedding_dimension,
                 qdrant_url=self.qdrant_url,
                 qdrant_path=self.qdrant_path,
                 collection=self.qdrant_collection,

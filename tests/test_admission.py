@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from deployments.ingress.admission import Admission
+from deployments.ingress.http.admission import Admission
 
 
 def slow_app(release: asyncio.Event) -> FastAPI:

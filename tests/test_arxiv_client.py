@@ -14,6 +14,7 @@ import pytest
 from deployments.arxiv.client import ArxivClient, parse_retry_after
 from deployments.arxiv.gate import IntervalGate
 from deployments.common.caches import LRUCache
+from models.contracts import SearchRequest
 from models.errors import ArxivQueryError, ArxivUnavailable, StageError, unwrap
 from tests.conftest import FIXTURES, FakeClock
 
@@ -55,7 +56,7 @@ def make_client(clock: FakeClock, transport: httpx.MockTransport, **kw: Any) -> 
 async def test_success_sends_one_polite_request(clock: FakeClock) -> None:
     transport, seen = scripted(httpx.Response(200, content=GOOD))
     client = make_client(clock, transport)
-    result = await client.search("neutrino oscillations", max_results=4)
+    result = await client.search(SearchRequest("neutrino oscillations", max_results=4))
     assert [p.arxiv_id for p in result.papers] == ["hep-ex/0406020", "1901.00042"]
     assert result.total_found == 57
     assert result.query_used == "all:neutrino AND all:oscillations"
@@ -72,7 +73,7 @@ async def test_429_then_success_honours_retry_after(clock: FakeClock) -> None:
     )
     client = make_client(clock, transport)
     t0 = clock()
-    result = await client.search("neutrino")
+    result = await client.search(SearchRequest("neutrino"))
     assert len(seen) == 2 and result.retries == 1
     # backoff waited max(2 s, Retry-After 7 s) + jitter 1 s; the gate itself then waits no longer
     # because Retry-After also pushed the gate's next turn out by 7 s from the 429.
@@ -84,7 +85,7 @@ async def test_backoff_is_exponential_then_gives_up(clock: FakeClock) -> None:
     transport, seen = scripted(*[httpx.Response(503) for _ in range(4)])
     client = make_client(clock, transport, num_retries=3)
     with pytest.raises(ArxivUnavailable) as info:
-        await client.search("neutrino")
+        await client.search(SearchRequest("neutrino"))
     assert len(seen) == 4
     # 2 s * 2^k + jitter 1 s; each backoff >= the gate's 3 s interval, so the gate never waits.
     assert clock.sleeps == [pytest.approx(3.0), pytest.approx(5.0), pytest.approx(9.0)]
@@ -100,7 +101,7 @@ async def test_retry_after_beyond_our_patience_fails_fast(clock: FakeClock) -> N
     transport, seen = scripted(httpx.Response(503, headers={"Retry-After": "3600"}))
     client = make_client(clock, transport)
     with pytest.raises(ArxivUnavailable) as info:
-        await client.search("neutrino")
+        await client.search(SearchRequest("neutrino"))
     assert len(seen) == 1
     assert info.value.retry_after_s == 3600
 
@@ -111,7 +112,7 @@ async def test_timeouts_and_connection_errors_are_retried(clock: FakeClock) -> N
         httpx.ConnectError("refused"),
         httpx.Response(200, content=GOOD),
     )
-    result = await make_client(clock, transport).search("neutrino")
+    result = await make_client(clock, transport).search(SearchRequest("neutrino"))
     assert len(seen) == 3 and result.retries == 2 and len(result.papers) == 2
 
 
@@ -119,21 +120,21 @@ async def test_glitchy_empty_page_is_retried(clock: FakeClock) -> None:
     transport, seen = scripted(
         httpx.Response(200, content=GLITCH), httpx.Response(200, content=GOOD)
     )
-    result = await make_client(clock, transport).search("graph")
+    result = await make_client(clock, transport).search(SearchRequest("graph"))
     assert len(seen) == 2 and len(result.papers) == 2
 
 
 async def test_honest_empty_result_is_not_retried(clock: FakeClock) -> None:
     empty = GLITCH.replace(b"<opensearch:totalResults>4021", b"<opensearch:totalResults>0")
     transport, seen = scripted(httpx.Response(200, content=empty))
-    result = await make_client(clock, transport).search("graph")
+    result = await make_client(clock, transport).search(SearchRequest("graph"))
     assert len(seen) == 1 and result.papers == [] and result.total_found == 0
 
 
 async def test_error_feed_becomes_query_error_with_arxivs_message(clock: FakeClock) -> None:
     transport, seen = scripted(httpx.Response(400, content=ERROR))
     with pytest.raises(ArxivQueryError) as info:
-        await make_client(clock, transport).search("foo bar")
+        await make_client(clock, transport).search(SearchRequest("foo bar"))
     assert len(seen) == 1  # a rejected query is never retried
     assert info.value.message == "Invalid query string: 'all:foo AND (all:bar'"
     assert info.value.status == 400
@@ -142,11 +143,11 @@ async def test_error_feed_becomes_query_error_with_arxivs_message(clock: FakeClo
 async def test_cache_serves_repeats_until_ttl(clock: FakeClock) -> None:
     transport, seen = scripted(httpx.Response(200, content=GOOD), httpx.Response(200, content=GOOD))
     client = make_client(clock, transport, cache_ttl_s=100.0)
-    first = await client.search("Neutrino  oscillations")
-    again = await client.search("neutrino oscillations")  # same normalised query
+    first = await client.search(SearchRequest("Neutrino  oscillations"))
+    again = await client.search(SearchRequest("neutrino oscillations"))  # same normalised query
     assert not first.cache_hit and again.cache_hit and len(seen) == 1
     clock.now += 101
-    third = await client.search("neutrino oscillations")
+    third = await client.search(SearchRequest("neutrino oscillations"))
     assert not third.cache_hit and len(seen) == 2
 
 
@@ -219,7 +220,7 @@ def test_unwrap_finds_the_cause() -> None:
 async def test_a_long_retry_after_answers_503_at_once(clock: FakeClock) -> None:
     transport, seen = scripted(httpx.Response(429, headers={"Retry-After": "30"}))
     with pytest.raises(ArxivUnavailable) as info:
-        await make_client(clock, transport).search("neutrino")
+        await make_client(clock, transport).search(SearchRequest("neutrino"))
     assert len(seen) == 1 and clock.sleeps == []  # the caller is not kept waiting 30 s
     assert info.value.retry_after_s == 30
 
@@ -227,7 +228,7 @@ async def test_a_long_retry_after_answers_503_at_once(clock: FakeClock) -> None:
 async def test_retries_stop_at_the_time_budget(clock: FakeClock) -> None:
     transport, seen = scripted(*[httpx.Response(503, headers={"Retry-After": "8"})] * 4)
     with pytest.raises(ArxivUnavailable):
-        await make_client(clock, transport, num_retries=3).search("neutrino")
+        await make_client(clock, transport, num_retries=3).search(SearchRequest("neutrino"))
     # waits of 9 s each (Retry-After 8 + jitter): two fit in the 20 s budget, a third would not
     assert len(seen) == 3 and sum(clock.sleeps) <= 20.0
 
@@ -279,7 +280,7 @@ async def test_too_few_and_hits_fall_back_to_or_merged_and_hits_first(clock: Fak
         feed("2401.00002", "2401.00001", "2401.00003", total=340),
     )
     client = make_client(clock, transport)
-    result = await client.search(QUESTION, max_results=10)
+    result = await client.search(SearchRequest(QUESTION, max_results=10))
     assert [r.url.params["search_query"] for r in seen] == [AND_QUERY, OR_QUERY]
     assert seen[1].url.params["max_results"] == "10"
     assert [p.arxiv_id for p in result.papers] == ["2401.00001", "2401.00002", "2401.00003"]
@@ -287,7 +288,7 @@ async def test_too_few_and_hits_fall_back_to_or_merged_and_hits_first(clock: Fak
     assert result.query_used == OR_QUERY
     assert (result.requests, result.retries) == (2, 0)
     # The merged result is cached under the ANDed query's key: a repeat asks arXiv nothing.
-    again = await client.search(QUESTION, max_results=10)
+    again = await client.search(SearchRequest(QUESTION, max_results=10))
     assert again.cache_hit and len(seen) == 2
     assert again.papers == result.papers and again.query_used == OR_QUERY and again.fallback
 
@@ -296,7 +297,7 @@ async def test_merge_is_cut_to_max_results(clock: FakeClock) -> None:
     transport, seen = scripted(
         feed("a/1", "a/2"), feed("a/2", "b/1", "b/2", "b/3", "b/4", total=99)
     )
-    result = await make_client(clock, transport).search(QUESTION, max_results=4)
+    result = await make_client(clock, transport).search(SearchRequest(QUESTION, max_results=4))
     assert len(seen) == 2
     assert [p.arxiv_id for p in result.papers] == ["a/1", "a/2", "b/1", "b/2"]
     assert result.total_found == 99
@@ -304,7 +305,7 @@ async def test_merge_is_cut_to_max_results(clock: FakeClock) -> None:
 
 async def test_or_query_adding_nothing_keeps_the_and_query(clock: FakeClock) -> None:
     transport, seen = scripted(feed("2401.00001"), feed("2401.00001"))
-    result = await make_client(clock, transport).search(QUESTION, max_results=10)
+    result = await make_client(clock, transport).search(SearchRequest(QUESTION, max_results=10))
     assert len(seen) == 2 and [p.arxiv_id for p in result.papers] == ["2401.00001"]
     assert result.query_used == AND_QUERY and not result.fallback and result.total_found == 1
 
@@ -312,7 +313,7 @@ async def test_or_query_adding_nothing_keeps_the_and_query(clock: FakeClock) -> 
 async def test_the_date_range_stays_anded_in_the_fallback(clock: FakeClock) -> None:
     transport, seen = scripted(feed(), feed("2401.00002"))
     result = await make_client(clock, transport).search(
-        "dark matter", start_date=date(2023, 1, 1), end_date=date(2023, 3, 31)
+        SearchRequest("dark matter", start_date=date(2023, 1, 1), end_date=date(2023, 3, 31))
     )
     assert seen[1].url.params["search_query"] == (
         "(all:dark OR all:matter) AND submittedDate:[202301010000 TO 202303312359]"
@@ -322,20 +323,22 @@ async def test_the_date_range_stays_anded_in_the_fallback(clock: FakeClock) -> N
 
 async def test_enough_and_hits_send_one_request(clock: FakeClock) -> None:
     transport, seen = scripted(feed("x/1", "x/2", "x/3", total=3))
-    result = await make_client(clock, transport).search(QUESTION, max_results=3)
+    result = await make_client(clock, transport).search(SearchRequest(QUESTION, max_results=3))
     assert len(seen) == 1 and result.requests == 1
     assert result.query_used == AND_QUERY and not result.fallback
 
 
 async def test_a_one_term_query_never_falls_back(clock: FakeClock) -> None:
     transport, seen = scripted(feed())
-    result = await make_client(clock, transport).search("the neutrinos", max_results=10)
+    result = await make_client(clock, transport).search(
+        SearchRequest("the neutrinos", max_results=10)
+    )
     assert len(seen) == 1 and result.papers == [] and not result.fallback
 
 
 async def test_fallback_off_sends_one_request(clock: FakeClock) -> None:
     transport, seen = scripted(feed("2401.00001"))
-    result = await make_client(clock, transport, fallback=False).search(QUESTION)
+    result = await make_client(clock, transport, fallback=False).search(SearchRequest(QUESTION))
     assert len(seen) == 1 and result.query_used == AND_QUERY and not result.fallback
 
 
@@ -347,20 +350,20 @@ async def test_unavailable_fallback_returns_the_and_hits(clock: FakeClock) -> No
         feed("2401.00009"),
     )
     client = make_client(clock, transport, num_retries=2)
-    result = await client.search(QUESTION)
+    result = await client.search(SearchRequest(QUESTION))
     assert len(seen) == 4  # the ANDed request, then the fallback with its two retries
     assert [p.arxiv_id for p in result.papers] == ["2401.00001"]
     assert result.query_used == AND_QUERY and not result.fallback and result.total_found == 1
     assert (result.requests, result.retries) == (4, 2)
     # Not cached: the next search tries the fallback again.
-    again = await client.search(QUESTION)
+    again = await client.search(SearchRequest(QUESTION))
     assert not again.cache_hit and len(seen) == 6 and again.fallback
     assert [p.arxiv_id for p in again.papers] == ["2401.00001", "2401.00009"]
 
 
 async def test_refused_fallback_returns_the_and_hits(clock: FakeClock) -> None:
     transport, seen = scripted(feed("2401.00001"), httpx.Response(400, content=ERROR))
-    result = await make_client(clock, transport).search(QUESTION)
+    result = await make_client(clock, transport).search(SearchRequest(QUESTION))
     assert len(seen) == 2 and [p.arxiv_id for p in result.papers] == ["2401.00001"]
     assert result.query_used == AND_QUERY and not result.fallback and result.requests == 2
 
@@ -368,7 +371,7 @@ async def test_refused_fallback_returns_the_and_hits(clock: FakeClock) -> None:
 async def test_and_query_failing_still_fails(clock: FakeClock) -> None:
     transport, seen = scripted(httpx.Response(400, content=ERROR))
     with pytest.raises(ArxivQueryError):
-        await make_client(clock, transport).search(QUESTION)
+        await make_client(clock, transport).search(SearchRequest(QUESTION))
     assert len(seen) == 1
 
 
@@ -381,7 +384,7 @@ async def test_the_gate_spaces_the_fallback_from_the_and_request(clock: FakeCloc
         return answers.pop(0)
 
     client = make_client(clock, httpx.MockTransport(handler))
-    result = await client.search(QUESTION)
+    result = await client.search(SearchRequest(QUESTION))
     assert len(times) == 2 and times[1] - times[0] >= 3.0
     assert clock.sleeps == [pytest.approx(3.0)]  # the gate's wait, no backoff
     assert result.gate_wait_s == pytest.approx(3.0)
@@ -399,7 +402,7 @@ async def test_arxivs_other_throttles_are_waited_out_not_read_as_results(
     clock: FakeClock, throttle: httpx.Response
 ) -> None:
     transport, seen = scripted(throttle, httpx.Response(200, content=GOOD))
-    result = await make_client(clock, transport).search("neutrino")
+    result = await make_client(clock, transport).search(SearchRequest("neutrino"))
     assert len(seen) == 2 and result.retries == 1 and len(result.papers) == 2
 
 
@@ -407,5 +410,5 @@ async def test_a_throttle_that_lasts_is_a_503_with_its_status(clock: FakeClock) 
     rate = httpx.Response(200, content=b"Rate exceeded.")
     transport, seen = scripted(*(rate for _ in range(4)))
     with pytest.raises(ArxivUnavailable, match="Rate exceeded") as caught:
-        await make_client(clock, transport, num_retries=3).search("neutrino")
+        await make_client(clock, transport, num_retries=3).search(SearchRequest("neutrino"))
     assert len(seen) == 4 and caught.value.attempts == 4

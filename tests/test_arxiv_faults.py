@@ -21,9 +21,9 @@ from starlette.requests import Request
 from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
 from deployments.arxiv.client import ArxivClient
 from deployments.arxiv.gate import IntervalGate
-from deployments.ingress.http_errors import error_response
+from deployments.ingress.http.errors import error_response
+from models.contracts import SearchRequest, SearchResult
 from models.errors import ArxivQueryError, ArxivUnavailable
-from models.stage_types import SearchResult
 
 # Small, so the module runs in seconds; the bounds below are derived from them.
 MIN_INTERVAL_S = 0.05  # the gate: arXiv's 3 s, scaled down
@@ -171,7 +171,7 @@ async def test_a_lasting_fault_ends_in_bounded_time_with_the_documented_status(
     began = time.monotonic()
     try:
         with pytest.raises((ArxivUnavailable, ArxivQueryError)) as caught:
-            await asyncio.wait_for(client.search(QUERY), timeout=BOUND_S + 30)
+            await asyncio.wait_for(client.search(SearchRequest(QUERY)), timeout=BOUND_S + 30)
     finally:
         await client.aclose()
     elapsed = time.monotonic() - began
@@ -209,7 +209,7 @@ async def clean_result(standin: StandIn) -> SearchResult:
     """What the search finds when nothing goes wrong (then the log is cleared again)."""
     client = make_client(standin)
     try:
-        return await client.search(QUERY)
+        return await client.search(SearchRequest(QUERY))
     finally:
         await client.aclose()
         await asyncio.sleep(MIN_INTERVAL_S)  # the next client's gate knows nothing of this one
@@ -224,7 +224,7 @@ async def test_a_fault_that_clears_within_the_retries_gives_the_normal_answer(
     standin.set_fault(mode, count=RETRIES, **options)
     began = time.monotonic()
     try:
-        result = await client.search(QUERY)
+        result = await client.search(SearchRequest(QUERY))
     finally:
         await client.aclose()
     elapsed = time.monotonic() - began
@@ -243,9 +243,9 @@ async def test_retry_after_holds_every_caller_back(standin: StandIn) -> None:
     standin.set_fault("429", count=1, retry_after=1)
     try:
         with pytest.raises(ArxivUnavailable) as caught:
-            await client.search(QUERY)
+            await client.search(SearchRequest(QUERY))
         assert caught.value.retry_after_s == 1.0
-        result = await client.search("neural")  # another query: no cache
+        result = await client.search(SearchRequest("neural"))  # another query: no cache
     finally:
         await client.aclose()
     assert result.papers
@@ -262,7 +262,7 @@ async def test_concurrent_callers_through_faults_stay_one_at_a_time(standin: Sta
     # than one of them.
     standin.set_fault("reset", count=3)
     try:
-        results = await asyncio.gather(*(client.search(q) for q in queries))
+        results = await asyncio.gather(*(client.search(SearchRequest(q)) for q in queries))
     finally:
         await client.aclose()
     assert all(r.papers for r in results)

@@ -114,11 +114,11 @@ def test_ingest_rayjob_matches_the_crd() -> None:
 
 
 def test_ingest_rayjob_runs_the_ingest_command_on_gpus() -> None:
-    from deployments.index.ingest import build_parser
+    from deployments.ingest.job import build_parser
 
     job = _ingest_job()
     command = shlex.split(job["spec"]["entrypoint"])
-    assert command[:3] == ["python", "-m", "deployments.index.ingest"]
+    assert command[:3] == ["python", "-m", "deployments.ingest"]
     args = build_parser().parse_args(command[3:])
     groups = {g["groupName"]: g for g in job["spec"]["rayClusterSpec"]["workerGroupSpecs"]}
     gpus = sum(

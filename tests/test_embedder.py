@@ -12,7 +12,7 @@ from deployments.embedder.batcher import ContinuousBatcher
 from deployments.embedder.text_embedder import TextEmbedder
 from deployments.embedder.vector_cache import VectorCache, embed_deduplicated
 from deployments.summarizer.shared_summaries import SharedSummaries
-from models.stage_types import SummaryOutcome
+from models.contracts import SummaryOutcome
 
 TEXTS = [
     "Graph neural networks for molecular property prediction.",

@@ -26,9 +26,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from deployments.ingress.app import MAX_BODY_BYTES, MAX_URL_BYTES, InputLimits
 from deployments.ingress.deployment import app
-from deployments.ingress.http_errors import install_error_handlers
+from deployments.ingress.http.app import MAX_BODY_BYTES, MAX_URL_BYTES, InputLimits
+from deployments.ingress.http.errors import install_error_handlers
 from models.research import ErrorBody
 from tests.test_ingress_http import ingress_client
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from deployments.embedder.text_embedder import TextEmbedder
 from deployments.index.lexical import LexicalEncoder, term_id
 from deployments.index.paper_index import IndexLocked, PaperIndex
 from deployments.index.records import IndexRecord, read_records
+from models.contracts import SearchRequest
 from models.paper import point_id
 
 RECORDS = [r for r in read_records(SAMPLE_CORPUS) if isinstance(r, IndexRecord)]
@@ -30,8 +32,9 @@ def index(tmp_path: Path, embedder: TextEmbedder) -> Iterator[PaperIndex]:
     paper_index.close()
 
 
-def _search(index: PaperIndex, embedder: TextEmbedder, text: str, **kw: object) -> list[str]:
-    hits = index.search(embedder.embed([text])[0], text, 3, **kw)
+def _search(index: PaperIndex, embedder: TextEmbedder, text: str, **kw: Any) -> list[str]:
+    vector = embedder.embed([text])[0]
+    hits = index.search(SearchRequest(text, max_results=3, query_vector=vector, **kw))
     return [h.paper.arxiv_id for h in hits]
 
 
@@ -56,7 +59,8 @@ def test_search_finds_by_meaning_and_by_words(index: PaperIndex, embedder: TextE
 
 
 def test_hits_carry_vector_summary_and_citation(index: PaperIndex, embedder: TextEmbedder) -> None:
-    (hit,) = index.search(embedder.embed(["weak lensing"])[0], "weak lensing", 1)
+    vector = embedder.embed(["weak lensing"])[0]
+    (hit,) = index.search(SearchRequest("weak lensing", max_results=1, query_vector=vector))
     assert hit.paper.arxiv_id == "2405.00009" and hit.summary == "a stored summary"
     assert hit.vector.shape == (embedder.dimension,)
     assert np.isclose(np.linalg.norm(hit.vector), 1.0, atol=1e-3)

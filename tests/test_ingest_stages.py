@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from deployments.index.ingest_stages import HeldVersions, parse_rows
 from deployments.index.records import IndexRecord
+from deployments.ingest.stages import HeldVersions, parse_rows
 
 
 def line(arxiv_id: str, versions: int = 1) -> bytes:
@@ -56,7 +56,7 @@ def test_held_versions_answer_for_the_version_held_or_older() -> None:
 
 
 def test_embedding_actors_are_sized_by_the_cluster() -> None:
-    from deployments.index.ingest import size_actors
+    from deployments.ingest.job import size_actors
 
     assert size_actors({"CPU": 2.0}, None, None, threads=2) == (0.0, 1)  # this machine
     assert size_actors({"CPU": 64.0, "GPU": 4.0}, None, None, threads=2) == (1.0, 4)

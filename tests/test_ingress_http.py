@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 from ray.serve._private.http_util import ASGIAppReplicaWrapper
 
-from deployments.ingress.app import make_app
-from deployments.ingress.auth import require_bearer
-from deployments.ingress.health import DeploymentView, StageStates, health_report, stage_health
+from deployments.ingress.http.app import make_app
+from deployments.ingress.http.auth import require_bearer
+from deployments.ingress.http.health import DeploymentView, StageStates, health_report, stage_health
 from models.errors import ArxivQueryError, ArxivUnavailable, Overloaded, StageError
 from models.settings import Settings
 from tests.test_pipeline import PAPERS, Embedder, Fetcher, Memory, Summarizer
@@ -193,7 +193,7 @@ def test_every_answer_of_a_work_route_is_counted_by_status(
         def answered(self, route: str, status: int) -> None:
             answers.append((route, status))
 
-    monkeypatch.setattr("deployments.ingress.app.IngressMetrics", Metrics)
+    monkeypatch.setattr("deployments.ingress.http.app.IngressMetrics", Metrics)
     app = make_app()
 
     @app.post("/execute")

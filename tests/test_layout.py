@@ -3,6 +3,7 @@ stay thin, nothing hides imports behind E402 banners."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,10 @@ PACKAGES = ("deployments", "models")
 
 
 def _modules() -> list[Path]:
-    return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
+    """Every module of the packages but ``__main__`` ones (a command runs when imported)."""
+    return sorted(
+        p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py") if p.name != "__main__.py"
+    )
 
 
 def _is_deployment(path: Path) -> bool:
@@ -48,9 +52,9 @@ print(len({cores!r}))
     assert int(done.stdout.split()[-1]) == len(cores) >= 25
 
 
-# Packages that no deployment is: shared helpers, and the local index (a library of the
-# fetcher and of the ingest job).
-LIBRARIES = ("common", "index")
+# Packages that no deployment is: shared helpers, the local index (a library of the fetcher and
+# of the ingest job), the ingest job, and what runs inside Serve's proxy.
+LIBRARIES = ("common", "index", "ingest", "proxy")
 
 
 def test_each_stage_package_has_one_thin_deployment_module() -> None:
@@ -77,3 +81,91 @@ def test_cores_stay_small_and_no_import_banners() -> None:
     banner = "noqa: " + "E402"  # spelled apart so that this file does not match itself
     for module in everywhere:
         assert banner not in module.read_text(), f"{module.relative_to(ROOT)}: an import banner"
+
+
+def _deployment_classes() -> list[tuple[Path, ast.ClassDef]]:
+    found = []
+    for module in _modules():
+        if not _is_deployment(module):
+            continue
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ClassDef) and any(
+                "serve.deployment" in ast.unparse(d) for d in node.decorator_list
+            ):
+                found.append((module, node))
+    return found
+
+
+def test_stage_methods_take_typed_requests_not_long_argument_lists() -> None:
+    """What one stage asks of another travels as one typed request (models.contracts): no
+    stage method takes more than four positional parameters or an untyped dict."""
+    classes = _deployment_classes()
+    assert len(classes) >= 6
+    for module, cls in classes:
+        for fn in cls.body:
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if fn.name.startswith("_") or fn.name == "reconfigure":  # Serve's own signature
+                continue
+            where = f"{module.relative_to(ROOT)}: {cls.name}.{fn.name}"
+            assert len(fn.args.args) <= 4, f"{where} takes {len(fn.args.args)} positionals"
+            signature = ast.unparse(fn.args) + " -> " + ast.unparse(fn.returns or ast.Constant())
+            assert "dict[str, Any]" not in signature, f"{where}: an untyped dict"
+
+
+def _module_imports(path: Path, known: set[str]) -> set[str]:
+    """The project modules ``path`` imports at module level (not under TYPE_CHECKING, not
+    inside functions: those run later and cannot form an import-time cycle)."""
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            continue
+        for sub in [node] if not isinstance(node, ast.If | ast.Try) else ast.walk(node):
+            if isinstance(sub, ast.Import):
+                names.update(a.name for a in sub.names)
+            elif isinstance(sub, ast.ImportFrom) and sub.module and not sub.level:
+                names.add(sub.module)
+                names.update(f"{sub.module}.{a.name}" for a in sub.names)
+    return {n for n in names if n in known}
+
+
+def test_no_import_cycle() -> None:
+    roots = [*PACKAGES, "bench", "arm_dev"]
+    paths = {
+        _dotted(p): p for d in roots for p in (ROOT / d).rglob("*.py") if p.name != "__main__.py"
+    }
+    paths["graph"] = ROOT / "graph.py"
+    graph = {name: _module_imports(path, set(paths)) - {name} for name, path in paths.items()}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for dep in sorted(graph[name]):
+            if state.get(dep) == 1:
+                raise AssertionError("import cycle: " + " -> ".join([*trail, name, dep]))
+            if dep not in state:
+                visit(dep, [*trail, name])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])
+
+
+def test_the_request_flow_reads_as_short_named_steps() -> None:
+    path = ROOT / "deployments" / "ingress" / "flow" / "pipeline.py"
+    tree = ast.parse(path.read_text())
+    (pipeline,) = [
+        n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ResearchPipeline"
+    ]
+    steps = {"_search", "_look_up", "_embed_new", "_rank", "_summarise", "_store", "_answer"}
+    methods = {
+        fn.name: fn
+        for fn in pipeline.body
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    assert steps <= set(methods)
+    for name, fn in methods.items():
+        lines = (fn.end_lineno or fn.lineno) - fn.lineno + 1
+        assert lines <= 50, f"ResearchPipeline.{name} has {lines} lines"

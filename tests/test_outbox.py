@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deployments.ingress.outbox import MAX_PAUSE_S, MemoryOutbox, OutboxFull, drain_once
+from deployments.ingress.durable.outbox import MAX_PAUSE_S, MemoryOutbox, OutboxFull, drain_once
+from models.contracts import NewMemory
 from models.paper import Paper
-from models.stage_types import NewMemory
 
 
 def item(n: int, summary: str | None = "a TLDR") -> NewMemory:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from deployments.memory.paper_memory import MAX_QUERIES_KEPT, PaperMemory
+from models.contracts import MemoryQuery, NewMemory
 from models.paper import Paper, point_id
-from models.stage_types import NewMemory
 
 DIM = 8
 
@@ -84,10 +84,10 @@ def test_search_by_vector_and_date(memory: PaperMemory) -> None:
             NewMemory(paper("2401.00002", day=20), unit(2), None),
         ]
     )
-    hits = memory.search(unit(2), limit=2)
+    hits = memory.search(MemoryQuery(unit(2), limit=2))
     assert [h.paper.arxiv_id for h in hits] == ["2401.00002", "2401.00001"]
     assert hits[0].score == pytest.approx(1.0, abs=1e-5)
-    dated = memory.search(unit(2), limit=2, start_date=date(2024, 1, 1), end_date=date(2024, 1, 5))
+    dated = memory.search(MemoryQuery(unit(2), 2, date(2024, 1, 1), date(2024, 1, 5)))
     assert [h.paper.arxiv_id for h in dated] == ["2401.00001"]
 
 

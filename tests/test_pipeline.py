@@ -12,11 +12,21 @@ from typing import Any
 import numpy as np
 import pytest
 
-from deployments.ingress.pipeline import ResearchPipeline
+from deployments.ingress.flow.pipeline import ResearchPipeline
+from models.contracts import (
+    EmbedderInfo,
+    MemoryQuery,
+    NewMemory,
+    SearchInfo,
+    SearchRequest,
+    SearchResult,
+    StoredPaper,
+    SummarizerInfo,
+    SummaryOutcome,
+)
 from models.errors import ArxivUnavailable, StageError
 from models.paper import Paper, query_key
 from models.research import MemorySearchRequest, ResearchRequest
-from models.stage_types import NewMemory, SearchResult, StoredPaper, SummaryOutcome
 
 DIM = 64
 
@@ -52,17 +62,9 @@ class Fetcher:
     source: str = "api"
     given_vectors: list[np.ndarray | None] = field(default_factory=list)
 
-    async def search(
-        self,
-        text: str,
-        start_date: date | None,
-        end_date: date | None,
-        max_results: int,
-        categories: list[str] | None = None,
-        query_vector: np.ndarray | None = None,
-    ) -> SearchResult:
-        self.asked.append(max_results)
-        self.given_vectors.append(query_vector)
+    async def search(self, request: SearchRequest) -> SearchResult:
+        self.asked.append(request.max_results)
+        self.given_vectors.append(request.query_vector)
         if self.error:
             raise self.error
         found_in = {p.arxiv_id: self.source for p in self.papers}
@@ -75,15 +77,15 @@ class Fetcher:
         return SearchResult(
             self.papers,
             len(self.papers),
-            f"all:{text}",
+            f"all:{request.text}",
             source=self.source,
             found_in=found_in,
             vectors=vectors,
             summaries=summaries,
         )
 
-    async def info(self) -> dict[str, Any]:
-        return {"source": self.source, "configured": self.source, "index": None}
+    async def info(self) -> SearchInfo:
+        return SearchInfo(source=self.source, configured=self.source, index=None)
 
 
 @dataclass
@@ -94,8 +96,17 @@ class Embedder:
         self.texts.extend(texts)
         return np.stack([bag_of_words(t) for t in texts])
 
-    async def info(self) -> dict[str, Any]:
-        return {"model": "bag-of-words"}
+    async def info(self) -> EmbedderInfo:
+        return EmbedderInfo(
+            model="bag-of-words",
+            dimension=DIM,
+            device="cpu",
+            texts_total=len(self.texts),
+            texts_reused=0,
+            busy_s=0.0,
+            runs=0,
+            cached=0,
+        )
 
 
 @dataclass
@@ -109,8 +120,8 @@ class Summarizer:
             raise StageError("replica died", "summarizer")
         return SummaryOutcome(f"TLDR of {title}.", "fake", "m")
 
-    async def info(self) -> dict[str, Any]:
-        return {"backend": "fake", "model": "m"}
+    async def info(self) -> SummarizerInfo:
+        return SummarizerInfo(backend="fake", model="m")
 
 
 @dataclass
@@ -143,17 +154,16 @@ class Memory:
             )
         return len(items)
 
-    async def search(
-        self, vector: np.ndarray, limit: int, start_date: date | None, end_date: date | None
-    ) -> list[StoredPaper]:
+    async def search(self, query: MemoryQuery) -> list[StoredPaper]:
         scored = sorted(
-            ((float(s.vector @ vector), s) for s in self.points.values()), key=lambda x: -x[0]
+            ((float(s.vector @ query.vector), s) for s in self.points.values()),
+            key=lambda x: -x[0],
         )
         # Shifted to reach below 0, as Qdrant's cosine scores do (-1..1); the pipeline turns
         # them into relevances in 0..1.
         return [
             StoredPaper(s.paper, s.vector, s.summary, s.queries, s.stored_at, score - 0.5)
-            for score, s in scored[:limit]
+            for score, s in scored[: query.limit]
         ]
 
 
@@ -183,7 +193,13 @@ def make(papers: list[Paper] = PAPERS, **memory: Any) -> tuple[ResearchPipeline,
 
 
 def run(pipeline: ResearchPipeline, query: str = "graph neural networks", **kw: Any) -> Any:
-    return asyncio.run(pipeline.execute(ResearchRequest(query=query, **kw), "rid-1"))
+    """One request, as the Ingress runs it: the stages' models learned first (its start-up)."""
+
+    async def learned_then_executed() -> Any:
+        await pipeline.stage_info.learn_models(attempts=1)
+        return await pipeline.execute(ResearchRequest(query=query, **kw), "rid-1")
+
+    return asyncio.run(learned_then_executed())
 
 
 def test_ranks_summarises_stores_and_says_so() -> None:
@@ -218,7 +234,7 @@ def test_a_failed_memory_write_is_a_warning_not_a_failure() -> None:
 
 
 def test_a_failed_memory_write_is_kept_and_lands_when_the_store_is_back(tmp_path: Any) -> None:
-    from deployments.ingress.outbox import MemoryOutbox, drain_once
+    from deployments.ingress.durable.outbox import MemoryOutbox, drain_once
 
     pipeline, stages = make(fail_upsert=True)
     outbox = MemoryOutbox(tmp_path / "outbox.sqlite")
@@ -296,13 +312,13 @@ def test_candidates_are_capped() -> None:
 def test_stage_models_unknown_while_a_stage_restarts_is_no_failure() -> None:
     pipeline, stages = make()
 
-    async def restarting() -> dict[str, Any]:
+    async def restarting() -> SummarizerInfo:
         raise StageError("replica restarting", "summarizer")
 
     stages["summarizer"].info = restarting
     body = run(pipeline)
     assert len(body.papers) == 3 and "summarizer" not in body.provenance.models
-    del stages["summarizer"].info  # back: the next request learns the models
+    del stages["summarizer"].info  # back: the Ingress's next try learns the models
     assert run(pipeline).provenance.models["summarizer"] == "fake:m"
 
 
@@ -358,9 +374,10 @@ def test_from_the_index_only_the_query_is_embedded_once_and_handed_over() -> Non
     assert all(stored[p.arxiv_id].summary == p.summary for p in body.papers)
 
 
-def test_from_the_api_the_query_is_embedded_alongside_and_papers_after() -> None:
+def test_from_the_api_the_query_vector_is_sent_and_papers_embedded_after() -> None:
     pipeline, stages = make()
     run(pipeline, max_papers=2)
-    assert stages["fetcher"].given_vectors == [None]
+    (given,) = stages["fetcher"].given_vectors  # nothing asks which source the fetcher uses
+    assert given is not None and np.allclose(given, bag_of_words("graph neural networks"))
     assert stages["embedder"].texts[0] == "graph neural networks"
     assert len(stages["embedder"].texts) == 1 + len(PAPERS)

@@ -1,4 +1,4 @@
-"""Serve's proxy's own answers in the arm's error shape (``deployments/ingress/proxy_errors``).
+"""Serve's proxy's own answers in the arm's error shape (``deployments/proxy/error_shape``).
 
 The proxy here is made of the functions Ray 2.60's HTTP proxy itself calls on a failed request
 (``get_http_response_status`` + ``send_http_response_on_exception``) and wrapped the way the
@@ -25,7 +25,7 @@ from ray.serve._private.http_util import (
 )
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 
-from deployments.ingress.proxy_errors import middlewares
+from deployments.proxy.error_shape import middlewares
 from models.research import ErrorBody
 
 ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]

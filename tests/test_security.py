@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
-from deployments.ingress import auth
 from deployments.ingress.deployment import app
+from deployments.ingress.http import auth
 from models.research import MemorySearchRequest, ResearchRequest
 from models.settings import Settings, read_secret
 from tests.test_ingress_http import ingress_client

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-import numpy as np
 import pytest
 
 from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
@@ -18,6 +17,7 @@ from deployments.arxiv.sources import SearchSources, merge_latest
 from deployments.embedder.text_embedder import TextEmbedder
 from deployments.index.paper_index import PaperIndex
 from deployments.index.records import IndexRecord, read_records
+from models.contracts import SearchRequest, SearchResult
 from models.settings import ArxivSource
 
 RECORDS = [r for r in read_records(SAMPLE_CORPUS) if isinstance(r, IndexRecord)]
@@ -37,6 +37,18 @@ def _index(path: Path, embedder: TextEmbedder, records: list[IndexRecord]) -> Pa
     return index
 
 
+class EmbeddingSources(SearchSources):
+    """The sources as the Ingress calls them: every request carries its query's vector."""
+
+    def __init__(self, embedder: TextEmbedder, *args: Any) -> None:
+        super().__init__(*args)
+        self.embedder = embedder
+
+    async def search(self, request: SearchRequest) -> SearchResult:
+        vector = self.embedder.embed([request.text])[0]
+        return await super().search(request.with_changes(query_vector=vector))
+
+
 class MakeSources(Protocol):
     def __call__(
         self, records: list[IndexRecord], source: ArxivSource | None = None
@@ -50,12 +62,9 @@ async def make_sources(
     made: list[SearchSources] = []
 
     def make(records: list[IndexRecord], source: ArxivSource | None = None) -> SearchSources:
-        async def embed_query(text: str) -> np.ndarray:
-            return embedder.embed([text])[0]
-
         client = ArxivClient(standin.url, gate=IntervalGate(0.0), backoff_base_s=0.01)
         index = _index(tmp_path / f"index{len(made)}", embedder, records)
-        sources = SearchSources(client, index, embed_query, source)
+        sources = EmbeddingSources(embedder, client, index, source)
         made.append(sources)
         return sources
 
@@ -70,30 +79,30 @@ async def test_unset_source_is_the_api_until_the_index_holds_records(
 ) -> None:
     empty = make_sources([])
     assert await empty.effective_source() == "api"
-    result = await empty.search("graph neural networks", max_results=5)
+    result = await empty.search(SearchRequest("graph neural networks", max_results=5))
     assert result.source == "api" and len(standin.requests()) >= 1
     assert set(result.found_in.values()) == {"api"} and not result.vectors
 
     standin.reset()
     full = make_sources(RECORDS)
     assert await full.effective_source() == "index"
-    found = await full.search("graph neural networks", max_results=5)
+    found = await full.search(SearchRequest("graph neural networks", max_results=5))
     assert standin.requests() == []  # offline: arXiv never asked
     assert found.source == "index" and found.papers[0].arxiv_id in {"2402.00003", "2402.00004"}
     assert set(found.vectors) == {p.arxiv_id for p in found.papers}
     info = await full.info()
-    assert info["source"] == "index" and info["configured"] == "auto"
-    assert info["index"]["records"] == 10 and info["index"]["newest"] == "2024-05-07"
+    assert info.source == "index" and info.configured == "auto"
+    assert info.index is not None
+    assert info.index.records == 10 and info.index.newest == date(2024, 5, 7)
 
 
 async def test_index_source_filters_by_date_and_category(make_sources: MakeSources) -> None:
     sources = make_sources(RECORDS, "index")
-    dated = await sources.search(
-        "neural networks", date(2024, 3, 1), date(2024, 3, 31), max_results=10
-    )
+    march = {"start_date": date(2024, 3, 1), "end_date": date(2024, 3, 31)}
+    dated = await sources.search(SearchRequest("neural networks", max_results=10, **march))
     assert dated.papers and {p.arxiv_id[:4] for p in dated.papers} == {"2403"}
     assert "published 2024-03-01..2024-03-31" in dated.query_used
-    cs_ir = await sources.search("retrieval", max_results=10, categories=["cs.IR"])
+    cs_ir = await sources.search(SearchRequest("retrieval", max_results=10, categories=["cs.IR"]))
     assert cs_ir.papers and all("cs.IR" in p.categories for p in cs_ir.papers)
 
 
@@ -102,10 +111,14 @@ async def test_hybrid_asks_the_api_only_for_what_is_newer_than_the_index(
 ) -> None:
     sources = make_sources(UP_TO_MARCH, "hybrid")
     # A range the index covers: arXiv is not asked.
-    old = await sources.search("graph neural networks", date(2024, 1, 1), date(2024, 2, 28))
+    old = await sources.search(
+        SearchRequest(
+            "graph neural networks", start_date=date(2024, 1, 1), end_date=date(2024, 2, 28)
+        )
+    )
     assert standin.requests() == [] and old.papers
     # Reaching past the index's newest paper (2024-03-05): arXiv is asked from the day after.
-    merged = await sources.search("retrieval dense embedding", max_results=10)
+    merged = await sources.search(SearchRequest("retrieval dense embedding", max_results=10))
     queries = [r["search_query"] for r in standin.requests()]
     assert queries and all("submittedDate:[202403060000 TO" in q for q in queries)
     assert merged.source == "hybrid"
@@ -141,10 +154,12 @@ async def test_categories_reach_arxiv_in_the_query_and_leave_its_cache_alone(
     make_sources: MakeSources, standin: StandIn
 ) -> None:
     sources = make_sources([], "api")
-    quantum = await sources.search("neural networks", max_results=10, categories=["quant-ph"])
+    quantum = await sources.search(
+        SearchRequest("neural networks", max_results=10, categories=["quant-ph"])
+    )
     assert quantum.papers and all("quant-ph" in p.categories for p in quantum.papers)
     assert "(cat:quant-ph)" in standin.requests()[-1]["search_query"]
-    everything = await sources.search("neural networks", max_results=10)
+    everything = await sources.search(SearchRequest("neural networks", max_results=10))
     assert len(everything.papers) > len(quantum.papers)  # not the filtered answer again
 
 
@@ -154,7 +169,7 @@ async def test_hybrid_answers_from_the_index_when_arxiv_is_down(
     sources = make_sources(UP_TO_MARCH, "hybrid")
     standin.set_fault("503", count=-1)
     sources.client.num_retries = 0
-    result = await sources.search("neural networks", max_results=5)
+    result = await sources.search(SearchRequest("neural networks", max_results=5))
     assert result.papers and set(result.found_in.values()) == {"index"}
     assert result.warnings and "arXiv API failed" in result.warnings[0]
 
@@ -163,9 +178,9 @@ async def test_a_repeated_index_search_is_answered_from_its_cache(
     make_sources: MakeSources,
 ) -> None:
     sources = make_sources(RECORDS, "index")
-    first = await sources.search("graph neural networks", max_results=5)
+    first = await sources.search(SearchRequest("graph neural networks", max_results=5))
     first.vectors.clear()  # a caller changing its copy changes nothing cached
-    again = await sources.search("graph neural networks", max_results=5)
+    again = await sources.search(SearchRequest("graph neural networks", max_results=5))
     assert again.cache_hit and not first.cache_hit
     assert [p.arxiv_id for p in again.papers] == [p.arxiv_id for p in first.papers]
     assert set(again.vectors) == {p.arxiv_id for p in again.papers}

@@ -14,6 +14,7 @@ from arm_dev.arxiv_standin import SAMPLE_CORPUS, QueryError, StandIn, evaluate, 
 from deployments.arxiv.atom import parse_feed
 from deployments.arxiv.client import ArxivClient
 from deployments.arxiv.gate import IntervalGate
+from models.contracts import SearchRequest
 from models.errors import ArxivQueryError, ArxivUnavailable
 from tests.conftest import shared_path
 
@@ -30,9 +31,11 @@ def client_for(server: StandIn, **kw: Any) -> ArxivClient:
 
 async def test_search_ranks_and_filters_by_date(standin: StandIn) -> None:
     client = client_for(standin, fallback=False)
-    result = await client.search("graph neural networks", max_results=5)
+    result = await client.search(SearchRequest("graph neural networks", max_results=5))
     assert {p.arxiv_id for p in result.papers} == {"2402.00003", "2402.00004"}
-    dated = await client.search("neural", start_date=date(2024, 3, 1), end_date=date(2024, 3, 31))
+    dated = await client.search(
+        SearchRequest("neural", start_date=date(2024, 3, 1), end_date=date(2024, 3, 31))
+    )
     assert [p.arxiv_id for p in dated.papers] == ["2403.00005"]
     assert standin.requests()[-1]["search_query"] == (
         "(all:neural) AND submittedDate:[202403010000 TO 202403312359]"
@@ -42,22 +45,22 @@ async def test_search_ranks_and_filters_by_date(standin: StandIn) -> None:
 async def test_fault_modes_end_to_end(standin: StandIn) -> None:
     client = client_for(standin, num_retries=2)
     standin.set_fault("429", count=1, retry_after=0)
-    assert (await client.search("attention")).retries == 1
+    assert (await client.search(SearchRequest("attention"))).retries == 1
     standin.set_fault("empty", count=1)
-    assert len((await client.search("transformer")).papers) >= 1
+    assert len((await client.search(SearchRequest("transformer"))).papers) >= 1
     standin.set_fault("503", count=-1)
     with pytest.raises(ArxivUnavailable):
-        await client.search("quantum")
+        await client.search(SearchRequest("quantum"))
     standin.set_fault("error", count=1, message="Invalid query string: 'x'")
     with pytest.raises(ArxivQueryError, match="Invalid query string"):
-        await client.search("lensing")
+        await client.search(SearchRequest("lensing"))
 
 
 async def test_slow_arxiv_times_out_cleanly(standin: StandIn) -> None:
     client = client_for(standin, num_retries=0, timeout_s=0.2)
     standin.set_fault("slow", count=1, delay_s=1.0)
     with pytest.raises(ArxivUnavailable, match="timeout"):
-        await client.search("galaxy")
+        await client.search(SearchRequest("galaxy"))
 
 
 def test_control_endpoint_over_http(standin: StandIn) -> None:
@@ -90,12 +93,14 @@ QUESTION = "how do transformers handle long context windows efficiently"
 
 
 async def test_a_long_question_finds_papers_only_with_the_fallback(standin: StandIn) -> None:
-    strict = await client_for(standin, fallback=False).search(QUESTION, max_results=5)
+    strict = await client_for(standin, fallback=False).search(
+        SearchRequest(QUESTION, max_results=5)
+    )
     assert strict.papers == [] and strict.total_found == 0
     assert len(standin.requests()) == 1
     standin.reset()
 
-    loose = await client_for(standin).search(QUESTION, max_results=5)
+    loose = await client_for(standin).search(SearchRequest(QUESTION, max_results=5))
     sent = [r["search_query"] for r in standin.requests()]
     assert len(sent) == 2 and " OR " not in sent[0] and sent[1] == loose.query_used
     assert sent[1].startswith("(all:do OR all:transformers OR ")
@@ -106,7 +111,7 @@ async def test_a_long_question_finds_papers_only_with_the_fallback(standin: Stan
 
 
 async def test_fallback_fills_up_after_the_and_hits(standin: StandIn) -> None:
-    result = await client_for(standin).search("graph neural networks", max_results=5)
+    result = await client_for(standin).search(SearchRequest("graph neural networks", max_results=5))
     ids = [p.arxiv_id for p in result.papers]
     assert set(ids[:2]) == {"2402.00003", "2402.00004"}  # every word: first
     assert ids[2:] == ["2403.00005"]  # "neural network(s)" only

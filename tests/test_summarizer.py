@@ -21,9 +21,9 @@ from deployments.summarizer.faithfulness import faithfulness_issues
 from deployments.summarizer.llm import OpenAIChatSummarizer, VLLMSummarizer
 from deployments.summarizer.sentence_scorer import HAND_FEATURES, ScoringModel, sentence_features
 from deployments.summarizer.text import clean_llm_summary, compress, split_sentences, tldr_sentence
+from models.contracts import SummaryOutcome
 from models.errors import StageError
 from models.settings import Settings
-from models.stage_types import SummaryOutcome
 from tests.conftest import FIXTURES, ROOT, shared_path
 
 

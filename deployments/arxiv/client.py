@@ -23,8 +23,7 @@ import dataclasses
 import email.utils
 import random
 import time
-from collections.abc import Callable, Sequence
-from datetime import date
+from collections.abc import Callable
 
 import httpx
 
@@ -33,9 +32,9 @@ from deployments.arxiv.gate import Clock, IntervalGate, RequestGate, Sleep
 from deployments.arxiv.query import build_fallback_query, build_search_query, query_terms
 from deployments.common.caches import LRUCache
 from deployments.common.logs import arm_logger
+from models.contracts import SearchRequest, SearchResult
 from models.errors import ArxivQueryError, ArxivUnavailable
 from models.paper import Paper
-from models.stage_types import SearchResult
 
 logger = arm_logger(__name__)
 
@@ -160,21 +159,16 @@ class ArxivClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def search(
-        self,
-        text: str,
-        *,
-        start_date: date | None = None,
-        end_date: date | None = None,
-        max_results: int = 10,
-        categories: Sequence[str] = (),
-    ) -> SearchResult:
+    async def search(self, request: SearchRequest) -> SearchResult:
         """Papers for free text, sorted by arXiv's relevance; cached per normalised query.
-        ``categories``: only papers in any of them (``cat:`` clauses of the query itself).
+        ``request.categories``: only papers in any of them (``cat:`` clauses of the query
+        itself); its ``query_vector`` is not needed here.
 
         When the ANDed query finds fewer than ``max_results`` and has two or more terms, the
         ORed fallback query fills the rest (see the module docstring)."""
-        query = build_search_query(text, start_date, end_date, categories)
+        text, max_results = request.text, request.max_results
+        dates_and_categories = (request.start_date, request.end_date, request.categories)
+        query = build_search_query(text, *dates_and_categories)
         key = (query, max_results)
         cached = self.cache.get(key)
         if cached is not None:
@@ -184,7 +178,7 @@ class ArxivClient:
         papers, total, used = page.papers, page.total_results, query
         fell_back, cacheable = False, True
         if self.fallback and page.total_results < max_results and len(query_terms(text)) >= 2:
-            loose = build_fallback_query(text, start_date, end_date, categories)
+            loose = build_fallback_query(text, *dates_and_categories)
             logger.info(
                 "arXiv: %r found %s of %s wanted; trying %r", query, total, max_results, loose
             )

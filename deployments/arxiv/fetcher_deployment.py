@@ -4,10 +4,8 @@ application's ArxivGate, the local index, or both) served by Serve."""
 from __future__ import annotations
 
 import time
-from datetime import date
 from typing import Any
 
-import numpy as np
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
@@ -15,9 +13,9 @@ from deployments.arxiv.client import ArxivClient
 from deployments.arxiv.sources import SearchSources, open_index
 from deployments.common.lifetime import on_shutdown
 from deployments.common.metrics import FetcherMetrics
+from models.contracts import SearchInfo, SearchRequest, SearchResult
 from models.errors import StageError
 from models.settings import ArxivSettings
-from models.stage_types import SearchResult
 
 
 class GateHandle:
@@ -36,13 +34,7 @@ class GateHandle:
 
 @serve.deployment(name="ArxivFetcher")
 class ArxivFetcher:
-    def __init__(
-        self,
-        settings: ArxivSettings,
-        gate: DeploymentHandle,
-        embedder: DeploymentHandle | None = None,
-    ) -> None:
-        """``embedder`` embeds a query for the index when the caller sends no vector."""
+    def __init__(self, settings: ArxivSettings, gate: DeploymentHandle) -> None:
         self.configured = self.settings = settings  # tuning starts from the configured values
         self.client = ArxivClient(
             settings.api_url,
@@ -54,13 +46,7 @@ class ArxivFetcher:
         index = None
         if settings.source != "api":  # "api" leaves the index closed: an ingest may run
             index = open_index(settings.index, required=settings.source is not None)
-
-        async def embed_query(text: str) -> np.ndarray:
-            if embedder is None:
-                raise StageError("no Embedder bound: the index needs the query's vector", "arxiv")
-            return np.asarray(await embedder.embed.remote([text]))[0]
-
-        self.sources = SearchSources(self.client, index, embed_query, settings.source)
+        self.sources = SearchSources(self.client, index, settings.source)
         self.metrics = FetcherMetrics()
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
@@ -68,21 +54,11 @@ class ArxivFetcher:
         self.settings = self.configured.tuned(user_config)
         self.client.tune(**self.settings.tuning.model_dump())
 
-    async def search(
-        self,
-        text: str,
-        start_date: date | None = None,
-        end_date: date | None = None,
-        max_results: int = 10,
-        categories: list[str] | None = None,
-        query_vector: np.ndarray | None = None,
-    ) -> SearchResult:
-        """Up to ``max_results`` papers for free text, best first, from the source;
-        ``query_vector``: the text's unit vector when the caller has it (the index needs it)."""
+    async def search(self, request: SearchRequest) -> SearchResult:
+        """Up to ``request.max_results`` papers for free text, best first, from the source
+        (the index needs the request's ``query_vector``)."""
         started = time.perf_counter()
-        result = await self.sources.search(
-            text, start_date, end_date, max_results, categories, query_vector
-        )
+        result = await self.sources.search(request)
         self.metrics.search(
             len(result.papers),
             time.perf_counter() - started,
@@ -93,7 +69,7 @@ class ArxivFetcher:
         )
         return result
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> SearchInfo:
         """The search source in use and what the local index holds."""
         return await self.sources.info()
 

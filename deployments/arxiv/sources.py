@@ -1,9 +1,9 @@
 """``SearchSources``: where the fetcher looks for papers (``ARXIV_SOURCE``).
 
 - ``api``: arXiv's API (``ArxivClient``, behind the application's gate).
-- ``index``: the local index (``PaperIndex``): the query embedded once, dense + lexical search
-  with the date range and categories as filters. Papers come with their vectors (and stored
-  summaries), so nothing else is embedded.
+- ``index``: the local index (``PaperIndex``): dense + lexical search with the query vector the
+  request carries, the date range and categories as filters. Papers come with their vectors
+  (and stored summaries), so nothing else is embedded.
 - ``hybrid``: the index, plus the API for what is newer than the index's newest record (the
   API is asked only when the requested range reaches past it); merged by arXiv id, the latest
   version kept. If the API fails, the index's answer stands, with a warning.
@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -30,14 +29,13 @@ from deployments.arxiv.client import ArxivClient
 from deployments.common.caches import LRUCache
 from deployments.common.logs import arm_logger
 from deployments.index.paper_index import IndexHit, IndexLocked, IndexStats, PaperIndex
+from models.contracts import IndexInfo, SearchInfo, SearchRequest, SearchResult
 from models.errors import ArmError, StageError, unwrap
 from models.paper import Paper
 from models.settings import ArxivSource, IndexSettings
-from models.stage_types import SearchResult
 
 logger = arm_logger(__name__)
 
-EmbedQuery = Callable[[str], Awaitable[np.ndarray]]
 STATS_TTL_S = 60.0  # how long the index's record count and newest date are trusted
 INDEX_CACHE_SIZE = 2048  # index answers kept (with their vectors: ~40 KB each)
 INDEX_CACHE_TTL_S = 3600.0
@@ -60,26 +58,6 @@ def open_index(settings: IndexSettings, required: bool) -> PaperIndex | None:
         return None
 
 
-@dataclass(frozen=True)
-class Wanted:
-    """One search as asked: free text, an inclusive date range, how many, which categories."""
-
-    text: str
-    start_date: date | None
-    end_date: date | None
-    max_results: int
-    categories: tuple[str, ...]
-
-    def describe(self) -> str:
-        """``query_used`` for an index search: what was searched, under which filters."""
-        parts = [f"index: {self.text}"]
-        if self.start_date or self.end_date:
-            parts.append(f"published {self.start_date or '...'}..{self.end_date or '...'}")
-        if self.categories:
-            parts.append("categories " + ",".join(self.categories))
-        return "; ".join(parts)
-
-
 class SearchSources:
     """One search over the configured source; see the module docstring."""
 
@@ -87,7 +65,6 @@ class SearchSources:
         self,
         client: ArxivClient,
         index: PaperIndex | None,
-        embed_query: EmbedQuery,
         source: ArxivSource | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -95,7 +72,6 @@ class SearchSources:
             raise ValueError(f"ARXIV_SOURCE={source} needs the local index")
         self.client = client
         self.index = index
-        self.embed_query = embed_query
         self.configured = source
         self._clock = clock
         self._stats: tuple[float, IndexStats] | None = None
@@ -133,61 +109,40 @@ class SearchSources:
             return "api"
         return "index" if stats is not None and stats.records > 0 else "api"
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> SearchInfo:
         """For ``/capabilities`` and ``/health``: the source and what the index holds."""
         stats = await self.stats()
-        return {
-            "source": await self.effective_source(),
-            "configured": self.configured or "auto",
-            "index": None
+        return SearchInfo(
+            source=await self.effective_source(),
+            configured=self.configured or "auto",
+            index=None
             if stats is None or self.index is None
-            else {
-                "records": stats.records,
-                "newest": stats.newest.isoformat() if stats.newest else None,
-            },
-        }
+            else IndexInfo(records=stats.records, newest=stats.newest),
+        )
 
-    async def search(
-        self,
-        text: str,
-        start_date: date | None = None,
-        end_date: date | None = None,
-        max_results: int = 10,
-        categories: Sequence[str] | None = None,
-        query_vector: np.ndarray | None = None,
-    ) -> SearchResult:
-        """Up to ``max_results`` papers for free text from the effective source.
-        ``query_vector``: the text's unit vector, when the caller has it already (the index
-        needs one; without it, it is asked of the Embedder)."""
-        wanted = Wanted(text, start_date, end_date, max_results, tuple(categories or ()))
+    async def search(self, request: SearchRequest) -> SearchResult:
+        """Up to ``request.max_results`` papers for free text from the effective source (the
+        index needs ``request.query_vector``)."""
         source = await self.effective_source()
         if source == "api":
-            return await self._from_api(wanted)
+            return await self._from_api(request)
         if source == "index":
-            return await self._from_index(wanted, query_vector)
-        return await self._hybrid(wanted, query_vector)
+            return await self._from_index(request)
+        return await self._hybrid(request)
 
-    async def _from_api(self, wanted: Wanted) -> SearchResult:
-        result = await self.client.search(
-            wanted.text,
-            start_date=wanted.start_date,
-            end_date=wanted.end_date,
-            max_results=wanted.max_results,
-            categories=wanted.categories,
-        )
+    async def _from_api(self, request: SearchRequest) -> SearchResult:
+        result = await self.client.search(request)
         return result.copy(source="api", found_in={p.arxiv_id: "api" for p in result.papers})
 
-    async def _from_index(
-        self, wanted: Wanted, query_vector: np.ndarray | None = None
-    ) -> SearchResult:
+    async def _from_index(self, request: SearchRequest) -> SearchResult:
         assert self.index is not None
-        key = (wanted, await self.stats())  # a new ingest (other stats) is a new answer
+        key = (request.key(), await self.stats())  # a new ingest (other stats): a new answer
         cached = self.index_cache.get(key)
         if cached is not None:
             return cached.copy(cache_hit=True)
-        if query_vector is None:
-            query_vector = await self.embed_query(wanted.text)
-        vector = np.asarray(query_vector, dtype=np.float32)
+        if request.query_vector is None:
+            raise StageError("the local index needs the query's vector in the request", "arxiv")
+        vector = np.asarray(request.query_vector, dtype=np.float32)
         if self.index.dimension is not None and vector.shape[-1] != self.index.dimension:
             raise StageError(
                 f"the index holds {self.index.dimension}-d vectors but the Embedder makes "
@@ -195,18 +150,12 @@ class SearchSources:
                 "arxiv",
             )
         hits: list[IndexHit] = await self._on_index_thread(
-            self.index.search,
-            vector,
-            wanted.text,
-            wanted.max_results,
-            start_date=wanted.start_date,
-            end_date=wanted.end_date,
-            categories=wanted.categories,
+            self.index.search, request.with_changes(query_vector=vector)
         )
         result = SearchResult(
             papers=[h.paper for h in hits],
             total_found=len(hits),
-            query_used=wanted.describe(),
+            query_used=request.describe(),
             source="index",
             found_in={h.paper.arxiv_id: "index" for h in hits},
             vectors={h.paper.arxiv_id: h.vector for h in hits},
@@ -215,19 +164,19 @@ class SearchSources:
         self.index_cache.put(key, result.copy())
         return result
 
-    async def _hybrid(self, wanted: Wanted, query_vector: np.ndarray | None) -> SearchResult:
+    async def _hybrid(self, request: SearchRequest) -> SearchResult:
         stats = await self.stats()
         newest = stats.newest if stats else None
-        index_task = self._from_index(wanted, query_vector)
+        index_task = self._from_index(request)
         # Only what the index cannot hold goes to arXiv: submitted after its newest record.
         after = newest + timedelta(days=1) if newest else None
-        if after is not None and wanted.end_date is not None and wanted.end_date < after:
+        if after is not None and request.end_date is not None and request.end_date < after:
             result = await index_task
             result.source = "hybrid"
             return result
-        start = wanted.start_date
+        start = request.start_date
         api_start = max(start, after) if start and after else (after or start)
-        api_task = self._from_api(replace(wanted, start_date=api_start))
+        api_task = self._from_api(request.with_changes(start_date=api_start))
         indexed, fresh = await asyncio.gather(index_task, api_task, return_exceptions=True)
         if isinstance(indexed, BaseException):
             raise indexed
@@ -241,7 +190,7 @@ class SearchSources:
             )
             return result
         result.papers, result.found_in = merge_latest(
-            result.papers, fresh.papers, wanted.max_results
+            result.papers, fresh.papers, request.max_results
         )
         for arxiv_id, origin in result.found_in.items():
             if origin == "api":  # only arXiv had it, or a newer version: nothing to reuse

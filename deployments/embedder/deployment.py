@@ -26,6 +26,7 @@ from deployments.common.process import configure_model_process
 from deployments.embedder.batcher import ContinuousBatcher
 from deployments.embedder.text_embedder import TextEmbedder
 from deployments.embedder.vector_cache import VectorCache, embed_deduplicated
+from models.contracts import EmbedderInfo
 from models.settings import EmbedderSettings
 
 logger = arm_logger(__name__)
@@ -80,18 +81,18 @@ class Embedder:
             return np.zeros((0, self.core.dimension), dtype=np.float32)
         return await self.embed_batch(texts)
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> EmbedderInfo:
         """The model, and what this replica has encoded and reused so far."""
-        return {
-            "model": self.core.model_name,
-            "dimension": self.core.dimension,
-            "device": self.core.device,
-            "texts_total": self.batcher.encoded,
-            "texts_reused": self.texts_reused,
-            "busy_s": round(self.batcher.busy_s, 3),
-            "runs": self.batcher.runs,
-            "cached": len(self.cache),
-        }
+        return EmbedderInfo(
+            model=self.core.model_name,
+            dimension=self.core.dimension,
+            device=self.core.device,
+            texts_total=self.batcher.encoded,
+            texts_reused=self.texts_reused,
+            busy_s=round(self.batcher.busy_s, 3),
+            runs=self.batcher.runs,
+            cached=len(self.cache),
+        )
 
     def check_health(self) -> None:
         if not self.core.loaded:

@@ -1,2 +1,3 @@
-"""The local arXiv index: records from arXiv's bulk metadata, lexical terms, the Qdrant
-collection, the ingest job."""
+"""The local arXiv index, as a library: ``records`` (arXiv's bulk metadata parsed), ``lexical``
+(BM25 terms), ``fusion`` (the dense + lexical mix), ``paper_index`` (the Qdrant collection).
+The job that fills it is ``deployments.ingest``."""

@@ -31,6 +31,7 @@ from qdrant_client import models as qm
 from deployments.index.fusion import DENSE_WEIGHT, LEG_DEPTH, mix
 from deployments.index.lexical import LexicalEncoder
 from deployments.index.records import IndexRecord
+from models.contracts import SearchRequest
 from models.paper import Paper, day_key, from_day_key, point_id
 from models.settings import IndexSettings, read_secret
 
@@ -302,25 +303,19 @@ class PaperIndex:
             return [(str(p.id), p.score) for p in legs[0].points[:limit]]
         return mix(legs[0].points, legs[1].points, depth, self.dense_weight, limit)
 
-    def search(
-        self,
-        query_vector: np.ndarray,
-        query_text: str,
-        limit: int,
-        *,
-        start_date: date | None = None,
-        end_date: date | None = None,
-        categories: Sequence[str] | None = None,
-    ) -> list[IndexHit]:
-        """The best ``limit`` papers for a query (its unit vector and its text), best first,
-        with their vectors and summaries, within the date range and categories."""
+    def search(self, request: SearchRequest) -> list[IndexHit]:
+        """The best ``request.max_results`` papers for a query (its unit vector, which the
+        request must carry, and its text), best first, with their vectors and summaries,
+        within the request's date range and categories."""
+        if request.query_vector is None:
+            raise ValueError("an index search needs the query's vector")
         ranked = self.rank(
-            query_vector,
-            query_text,
-            limit,
-            start_date=start_date,
-            end_date=end_date,
-            categories=categories,
+            request.query_vector,
+            request.text,
+            request.max_results,
+            start_date=request.start_date,
+            end_date=request.end_date,
+            categories=request.categories,
         )
         if not ranked:
             return []

@@ -12,13 +12,13 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from deployments.common.lifetime import on_shutdown
-from deployments.ingress import handles
-from deployments.ingress.app import app
-from deployments.ingress.auth import require_bearer
-from deployments.ingress.capabilities import capability_manifest
-from deployments.ingress.docs import docs_page
-from deployments.ingress.health import StageStates
-from deployments.ingress.http_errors import request_id
+from deployments.ingress.flow import handles
+from deployments.ingress.http.app import app
+from deployments.ingress.http.auth import require_bearer
+from deployments.ingress.http.capabilities import capability_manifest
+from deployments.ingress.http.docs import docs_page
+from deployments.ingress.http.errors import request_id
+from deployments.ingress.http.health import StageStates
 from models.health import CapabilityManifest, HealthStatus
 from models.research import (
     ErrorBody,
@@ -49,6 +49,8 @@ class Ingress:
         app.state.max_in_flight = settings.max_in_flight  # Admission's bound (app.py)
         # Writes memory did not take wait in the outbox; this hands them over until they land.
         self._drainer = asyncio.create_task(self.pipeline.drain_outbox())
+        # What serves each stage, for provenance: learned once, off the request path.
+        self._models = asyncio.create_task(self.pipeline.stage_info.learn_models())
         self.stage_states = StageStates.of_this_application(settings.arm_id)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
@@ -78,7 +80,7 @@ class Ingress:
     async def get_health(self) -> JSONResponse:
         """Each stage's state as Serve sees it, and what the local index holds; never arXiv."""
         report = await self.stage_states.report()
-        report = report.model_copy(update={"search": await self.pipeline.search_info()})
+        report = report.model_copy(update={"search": await self.pipeline.stage_info.search()})
         status = 503 if report.status == "down" else 200
         return JSONResponse(report.model_dump(mode="json"), status)
 
@@ -87,9 +89,9 @@ class Ingress:
     )
     async def get_capabilities(self, request: Request) -> CapabilityManifest:
         """What the arm does, its endpoints, limits and the JSON schemas of /execute."""
-        models, auth = await self.pipeline.stage_models(), request.app.state.auth
-        manifest = capability_manifest(self.settings, models, auth.required)
-        return manifest.model_copy(update={"search": await self.pipeline.search_info()})
+        info, auth = self.pipeline.stage_info, request.app.state.auth
+        manifest = capability_manifest(self.settings, info.models, auth.required)
+        return manifest.model_copy(update={"search": await info.search()})
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=AUTH)
     @app.get("/docs", include_in_schema=False, dependencies=AUTH)
@@ -104,6 +106,7 @@ class Ingress:
     async def release(self) -> None:
         """Stop handing over the outbox's writes (they stay on disk for the next replica)."""
         self._drainer.cancel()
+        self._models.cancel()
         self.pipeline.close()
 
     __del__ = on_shutdown(release)

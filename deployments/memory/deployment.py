@@ -11,19 +11,16 @@ import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 from typing import Any, TypeVar
 
-import numpy as np
 from ray import serve
-from ray.serve.handle import DeploymentHandle
 
 from deployments.common.lifetime import on_shutdown
 from deployments.common.logs import arm_logger
 from deployments.common.metrics import MemoryMetrics
 from deployments.memory.paper_memory import PaperMemory
+from models.contracts import MemoryQuery, NewMemory, StoredPaper
 from models.settings import MemorySettings, read_secret
-from models.stage_types import NewMemory, StoredPaper
 
 logger = arm_logger(__name__)
 T = TypeVar("T")
@@ -32,12 +29,12 @@ HEALTH_TIMEOUT_S = 10.0
 
 @serve.deployment(name="MemoryWriter")
 class MemoryWriter:
-    async def __init__(self, settings: MemorySettings, embedder: DeploymentHandle) -> None:  # type: ignore[misc]  # Serve awaits an async constructor
-        # The collection's dimension is whatever the configured embedder makes.
-        dimension = (await embedder.info.remote())["dimension"]
+    def __init__(self, settings: MemorySettings) -> None:
+        # The vectors' size comes from the settings (the builder read it off the embedding
+        # model), else from the stored collection: no call to the Embedder.
         key = read_secret("qdrant_api_key")
         self.core = PaperMemory(
-            dimension,
+            settings.dimension,
             url=settings.qdrant_url,
             path=settings.qdrant_path,
             api_key=key.get_secret_value() if key else None,
@@ -65,15 +62,9 @@ class MemoryWriter:
         """Store papers (one point each, updated in place); ``query`` joins their history."""
         return await self._run("upsert", len(items), self.core.upsert, items, query)
 
-    async def search(
-        self,
-        vector: np.ndarray,
-        limit: int = 10,
-        start_date: date | None = None,
-        end_date: date | None = None,
-    ) -> list[StoredPaper]:
-        """Stored papers most similar to ``vector``, published within the dates."""
-        return await self._run("search", 1, self.core.search, vector, limit, start_date, end_date)
+    async def search(self, query: MemoryQuery) -> list[StoredPaper]:
+        """Stored papers most similar to the query's vector, published within its dates."""
+        return await self._run("search", 1, self.core.search, query)
 
     async def count(self) -> int:
         return await self._run("count", 0, self.core.count)

@@ -13,7 +13,7 @@ deployment runs one replica in that mode and every read goes through it.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,8 @@ import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
+from models.contracts import MemoryQuery, NewMemory, StoredPaper
 from models.paper import Paper, day_key, point_id, query_key
-from models.stage_types import NewMemory, StoredPaper
 
 MAX_QUERIES_KEPT = 50  # per paper, the newest, in what a read returns
 
@@ -37,11 +37,13 @@ def queries_of(payload: dict[str, Any]) -> list[str]:
 
 
 class PaperMemory:
-    """Papers in one Qdrant collection (cosine distance, the embedder's dimension)."""
+    """Papers in one Qdrant collection (cosine distance, the embedder's dimension).
+
+    ``dimension`` None: the stored collection's (an error when there is none yet)."""
 
     def __init__(
         self,
-        dimension: int,
+        dimension: int | None,
         *,
         url: str | None = None,
         path: str = "./data/qdrant",
@@ -64,12 +66,19 @@ class PaperMemory:
             info = self.client.get_collection(self.collection)
             params = info.config.params.vectors
             size = params.size if isinstance(params, qm.VectorParams) else None
-            if size is not None and size != self.dimension:
+            if self.dimension is None:
+                self.dimension = size
+            elif size is not None and size != self.dimension:
                 raise ValueError(
                     f"collection {self.collection!r} holds {size}-d vectors but the embedder "
                     f"makes {self.dimension}-d ones; use another QDRANT_PATH or collection"
                 )
             return
+        if self.dimension is None:
+            raise ValueError(
+                f"memory has no collection {self.collection!r} yet and its vector size is "
+                "unknown: set EMBEDDING_DIMENSION to the embedding model's output size"
+            )
         self.client.create_collection(
             self.collection,
             vectors_config=qm.VectorParams(size=self.dimension, distance=qm.Distance.COSINE),
@@ -170,14 +179,10 @@ class PaperMemory:
         self.client.batch_update_points(self.collection, operations, wait=True)
         return len(items)
 
-    def search(
-        self,
-        vector: np.ndarray,
-        limit: int = 10,
-        start_date: date | None = None,
-        end_date: date | None = None,
-    ) -> list[StoredPaper]:
-        """Stored papers most similar to ``vector``, optionally by published date (inclusive)."""
+    def search(self, query: MemoryQuery) -> list[StoredPaper]:
+        """Stored papers most similar to the query's vector, optionally by published date
+        (inclusive)."""
+        start_date, end_date = query.start_date, query.end_date
         query_filter = None
         if start_date or end_date:
             query_filter = qm.Filter(
@@ -193,9 +198,9 @@ class PaperMemory:
             )
         response = self.client.query_points(
             self.collection,
-            query=np.asarray(vector, dtype=np.float32).tolist(),
+            query=np.asarray(query.vector, dtype=np.float32).tolist(),
             query_filter=query_filter,
-            limit=limit,
+            limit=query.limit,
             with_payload=True,
             with_vectors=True,
         )

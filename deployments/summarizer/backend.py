@@ -9,9 +9,9 @@ from typing import Any, Protocol
 from deployments.summarizer.extractive import EmbedFn, ExtractiveSummarizer
 from deployments.summarizer.faithfulness import faithfulness_issues
 from deployments.summarizer.llm import OpenAIChatSummarizer, VLLMSummarizer
+from models.contracts import SummaryOutcome
 from models.errors import StageError
 from models.settings import SummarizerSettings
-from models.stage_types import SummaryOutcome
 
 
 class SummaryBackend(Protocol):

@@ -15,8 +15,8 @@ from deployments.common.metrics import SummarizerMetrics
 from deployments.common.process import configure_model_process
 from deployments.summarizer.backend import make_backend, summarize_checked
 from deployments.summarizer.shared_summaries import SharedSummaries
+from models.contracts import SummarizerInfo, SummaryOutcome
 from models.settings import SummarizerSettings, read_secret
-from models.stage_types import SummaryOutcome
 
 logger = arm_logger(__name__)
 
@@ -75,8 +75,9 @@ class Summarizer:
         )
         return outcome
 
-    def info(self) -> dict[str, str]:
-        return {"backend": self.backend.name, "model": self.backend.model_name}
+    def info(self) -> SummarizerInfo:
+        """The backend and model this replica summarises with."""
+        return SummarizerInfo(backend=self.backend.name, model=self.backend.model_name)
 
     async def check_health(self) -> None:
         await self.backend.check()

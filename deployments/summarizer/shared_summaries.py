@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 
 from deployments.common.caches import LRUCache
-from models.stage_types import SummaryOutcome
+from models.contracts import SummaryOutcome
 
 
 class SharedSummaries:

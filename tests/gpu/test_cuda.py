@@ -46,7 +46,7 @@ def test_graph_gives_the_embedder_a_gpu_from_the_config(tmp_path: Path) -> None:
             )
             serve.run(app, name="gpu", route_prefix="/gpu")
             info = serve.get_deployment_handle("Embedder", app_name="gpu").info.remote().result()
-            assert info["device"] == "cuda"
+            assert info.device == "cuda"
         finally:
             serve.shutdown()
             ray.shutdown()

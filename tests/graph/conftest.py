@@ -36,7 +36,7 @@ TEST_OPTIONS: dict[str, dict[str, Any]] = {
 
 
 PROXY_CALLBACK = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
-PROXY_ERRORS = "deployments.ingress.proxy_errors.middlewares"
+PROXY_ERRORS = "deployments.proxy.error_shape.middlewares"
 
 SESSION: dict[str, Path] = {}  # where this run's Ray writes its logs (serve_url sets it)
 

@@ -63,7 +63,7 @@ def test_repeat_reuses_memory_and_stores_nothing_twice(main_app: App) -> None:
 
     first = _post(main_app, query)
     stored_after_first = memory.count.remote().result()
-    embedded_after_first = embedder.info.remote().result()["texts_total"]
+    embedded_after_first = embedder.info.remote().result().texts_total
     arxiv_calls = len(main_app.arxiv.requests())
     assert first["provenance"]["cache"]["embedded"] >= 2
     assert first["provenance"]["cache"]["summaries_made"] == len(first["papers"])
@@ -74,7 +74,7 @@ def test_repeat_reuses_memory_and_stores_nothing_twice(main_app: App) -> None:
     assert cache["summaries_reused"] == len(second["papers"]) and cache["stored"] == 0
     assert cache["arxiv_cache_hit"] == 1 and len(main_app.arxiv.requests()) == arxiv_calls
     # Measured at the stages themselves, not just claimed by provenance:
-    assert embedder.info.remote().result()["texts_total"] == embedded_after_first
+    assert embedder.info.remote().result().texts_total == embedded_after_first
     assert memory.count.remote().result() == stored_after_first
     assert [p["summary"] for p in second["papers"]] == [p["summary"] for p in first["papers"]]
     assert [p["arxiv_id"] for p in second["papers"]] == [p["arxiv_id"] for p in first["papers"]]

@@ -121,7 +121,7 @@ def test_memory_writer_killed_under_load_loses_no_write(faults_app: App) -> None
 def test_a_stage_killed_under_load(faults_app: App, deployment: str) -> None:
     outcome = _load_with_a_kill(faults_app, deployment)
     # A clear error in the arm's shape, never a 500: from the Ingress for a stage behind it,
-    # from Serve's proxy (deployments/ingress/proxy_errors.py) for the Ingress itself.
+    # from Serve's proxy (deployments/proxy/error_shape.py) for the Ingress itself.
     for result in outcome["failed"]:
         assert result["status"] == 503 and result["retry_after"], result
         assert result["body"]["error"] == "stage_unavailable", result["body"]

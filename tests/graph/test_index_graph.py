@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from arm_dev.arxiv_standin import SAMPLE_CORPUS
-from deployments.index.ingest import ingest
 from deployments.index.paper_index import PaperIndex
+from deployments.ingest.job import ingest
+from models.contracts import SearchRequest
 from tests.conftest import ROOT
 from tests.graph.conftest import App, _free_port, deploy
 
@@ -72,7 +73,10 @@ def test_ingest_counts_skips_and_resumes_nothing_twice(serve_url: str, tmp_path:
     ]
     assert index.stats().records == 3  # 2101.00003 once, at its latest version
     assert index.versions(["2101.00003"]) == {"2101.00003": 2}
-    (hit,) = index.search(index_vector(index, "2101.00002"), "case 2 of sparse graphs", 1)
+    vector = index_vector(index, "2101.00002")
+    (hit,) = index.search(
+        SearchRequest("case 2 of sparse graphs", max_results=1, query_vector=vector)
+    )
     assert hit.paper.arxiv_id == "2101.00002"
     assert hit.summary and "sparse graphs" in hit.summary  # --summaries stored one
 
@@ -102,7 +106,7 @@ def test_a_killed_ingest_resumes_where_it_stopped(serve_url: str, tmp_path: Path
         "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
         "PYTHONPATH": str(ROOT),
     }
-    command = [sys.executable, "-m", "deployments.index.ingest", "--no-encode-check", str(corpus)]
+    command = [sys.executable, "-m", "deployments.ingest", "--no-encode-check", str(corpus)]
     first = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
     assert first.stderr is not None
     seen, deadline = b"", time.monotonic() + 240

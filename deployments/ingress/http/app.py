@@ -19,9 +19,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deployments.common.metrics import IngressMetrics
-from deployments.ingress.admission import Admission, work_route
-from deployments.ingress.auth import BearerAuth
-from deployments.ingress.http_errors import install_error_handlers, send_error
+from deployments.ingress.http.admission import Admission, work_route
+from deployments.ingress.http.auth import BearerAuth
+from deployments.ingress.http.errors import install_error_handlers, send_error
 from models.settings import read_secret
 from models.version import arm_version
 
@@ -33,8 +33,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.metrics = IngressMetrics()
     yield
 
-
-COUNTED_ROUTES = ("/execute", "/memory/search")
 
 # The largest request the arm reads. A full /execute body (500-character query, 20 categories,
 # dates) is under 4 KiB even with every character \u-escaped.

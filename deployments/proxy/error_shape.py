@@ -8,7 +8,7 @@ Ingress replica dies while it holds a request (or the call fails otherwise), not
 would choke on them.
 
 ``ProxyErrorShape`` runs inside the proxy (Serve's documented hook: the environment variable
-``RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=deployments.ingress.proxy_errors.middlewares`` on
+``RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=deployments.proxy.error_shape.middlewares`` on
 every Ray node, set by ``make run``, the graph tests and the KubeRay manifests) and rewrites
 each such answer as an ``ErrorBody`` with the same status, the proxy's own message, the
 request id Serve gave the request, and ``Retry-After`` where trying again is the remedy::
@@ -33,7 +33,7 @@ from typing import Any
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from deployments.ingress.http_errors import RETRY_AFTER_S, http_kind
+from deployments.ingress.http.errors import RETRY_AFTER_S, http_kind
 from models.research import ErrorBody, ErrorKind
 
 MESSAGE_CHARS = 300  # the proxy's message is kept to this many characters

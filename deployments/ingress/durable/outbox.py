@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from deployments.common.logs import arm_logger
+from models.contracts import NewMemory
 from models.errors import unwrap
 from models.paper import Paper
-from models.stage_types import NewMemory
 
 logger = arm_logger(__name__)
 

@@ -1,6 +1,6 @@
 """The ingest job: arXiv bulk metadata (JSON Lines) -> the local index, as a Ray Data pipeline.
 
-    python -m deployments.index.ingest FILE [FILE ...] [--summaries] [--embed-actors N]
+    python -m deployments.ingest FILE [FILE ...] [--summaries] [--embed-actors N]
                                                       [--gpus-per-actor G] [--report FILE]
 
 read (``JsonLinesDatasource``: streamed line by line, plain or gzip) -> parse (``parse_rows``:
@@ -27,19 +27,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from deployments.index.ingest_stages import EmbedRows, HeldVersions, datasource_class, parse_rows
 from deployments.index.paper_index import IndexLocked, PaperIndex
 from deployments.index.records import (
     IndexRecord,
 )
+from deployments.ingest.stages import EmbedRows, HeldVersions, datasource_class, parse_rows
 from models.settings import Settings
-
-if TYPE_CHECKING:
-    pass
 
 WRITE_BATCH = 256  # points per Qdrant upsert
 BAD_SAMPLES = 20  # bad lines listed in the report (all are counted)
@@ -207,9 +204,9 @@ def size_actors(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``python -m deployments.index.ingest``."""
+    """The command line of ``python -m deployments.ingest``."""
     parser = argparse.ArgumentParser(
-        prog="python -m deployments.index.ingest",
+        prog="python -m deployments.ingest",
         description="Ingest arXiv metadata (Kaggle arxiv-metadata-oai-snapshot JSON Lines, "
         "plain or .gz, or arXiv .abs header records) into the local index. Settings as the "
         "graph's: INDEX_PATH (embedded, default ./data/index) or QDRANT_URL (a server), "
@@ -309,7 +306,3 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         args.report.write_text(json.dumps(out, indent=2) + "\n")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,17 +1,26 @@
-"""The stage protocols over Serve's deployment handles (one awaited ``.remote()`` each), and the
-Ingress's pipeline built over them."""
+"""The stage Protocols of ``models.contracts`` over Serve's deployment handles (one awaited
+``.remote()`` per call, the typed request passed whole), and the Ingress's pipeline over them."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from deployments.ingress.outbox import MemoryOutbox
-from deployments.ingress.pipeline import ResearchPipeline
+from deployments.ingress.durable.outbox import MemoryOutbox
+from deployments.ingress.flow.pipeline import ResearchPipeline
+from models.contracts import (
+    EmbedderInfo,
+    MemoryQuery,
+    NewMemory,
+    SearchInfo,
+    SearchRequest,
+    SearchResult,
+    StoredPaper,
+    SummarizerInfo,
+    SummaryOutcome,
+)
 from models.settings import IngressSettings
-from models.stage_types import NewMemory, SearchResult, StoredPaper, SummaryOutcome
 
 if TYPE_CHECKING:
     from ray.serve.handle import DeploymentHandle
@@ -21,20 +30,10 @@ class FetcherHandle:
     def __init__(self, handle: DeploymentHandle) -> None:
         self._handle = handle
 
-    async def search(
-        self,
-        text: str,
-        start_date: date | None,
-        end_date: date | None,
-        max_results: int,
-        categories: list[str] | None,
-        query_vector: np.ndarray | None = None,
-    ) -> SearchResult:
-        return await self._handle.search.remote(
-            text, start_date, end_date, max_results, categories, query_vector
-        )
+    async def search(self, request: SearchRequest) -> SearchResult:
+        return await self._handle.search.remote(request)
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> SearchInfo:
         return await self._handle.info.remote()
 
 
@@ -45,7 +44,7 @@ class EmbedderHandle:
     async def embed(self, texts: list[str]) -> np.ndarray:
         return await self._handle.embed.remote(texts)
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> EmbedderInfo:
         return await self._handle.info.remote()
 
 
@@ -56,7 +55,7 @@ class SummarizerHandle:
     async def summarize(self, title: str, abstract: str) -> SummaryOutcome:
         return await self._handle.summarize.remote(title, abstract)
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> SummarizerInfo:
         return await self._handle.info.remote()
 
 
@@ -70,10 +69,8 @@ class MemoryHandle:
     async def upsert(self, items: list[NewMemory], query: str | None) -> int:
         return await self._handle.upsert.remote(items, query)
 
-    async def search(
-        self, vector: np.ndarray, limit: int, start_date: date | None, end_date: date | None
-    ) -> list[StoredPaper]:
-        return await self._handle.search.remote(vector, limit, start_date, end_date)
+    async def search(self, query: MemoryQuery) -> list[StoredPaper]:
+        return await self._handle.search.remote(query)
 
 
 def research_pipeline(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from deployments.ingress.http_errors import RETRY_AFTER_S, send_error
+from deployments.ingress.http.errors import RETRY_AFTER_S, send_error
 from models.errors import Overloaded
 
 WORK_ROUTES = ("/execute", "/memory/search")
@@ -36,7 +36,6 @@ class Admission:
         self.max_in_flight = max_in_flight
         self.retry_after_s = retry_after_s
         self.in_flight = 0
-        self.refused = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if work_route(scope) is None:
@@ -46,7 +45,6 @@ class Admission:
         # after the app object exists); the constructor's value until then.
         limit = getattr(scope["app"].state, "max_in_flight", self.max_in_flight)
         if self.in_flight >= limit:
-            self.refused += 1
             await self._refuse(scope, receive, send)
             return
         self.in_flight += 1

@@ -1,0 +1,262 @@
+"""``ResearchPipeline``: ``POST /execute`` step by step over the four stages.
+
+    embed the query -> search -> look up -> embed the new -> rank -> summarise -> store -> answer
+
+It talks to the stages through the Protocols of ``models.contracts``, so it runs without Ray
+(tests give it plain objects). Every step is a method of its own over one ``Work`` (what the
+request has gathered so far; ``flow.work``). Only the search and the embedder fail a request
+(without vectors nothing can be ranked); memory or the summarizer failing degrades the answer
+(a warning, a null summary, nothing reused) and never loses what was found.
+
+Ray calls (the Ingress's own; docs/development.md has the measured counts): the query's
+vector (none when the query is in the LRU), one search, one memory lookup, one embed of the
+papers memory and the search did not bring vectors for (none when every paper did), one
+summary per paper without one, one memory write (none when nothing changed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import numpy as np
+
+from deployments.common.caches import LRUCache
+from deployments.ingress.durable.outbox import DurableWrites, MemoryOutbox
+from deployments.ingress.flow.stage_info import StageInfo
+from deployments.ingress.flow.work import Work, relevance, research_response
+from models.contracts import (
+    EmbedStage,
+    MemoryQuery,
+    MemoryStage,
+    NewMemory,
+    SearchRequest,
+    SearchStage,
+    SummarizeStage,
+)
+from models.errors import Overloaded, unwrap
+from models.paper import Paper, query_key
+from models.research import (
+    MemorySearchRequest,
+    MemorySearchResponse,
+    ResearchRequest,
+    ResearchResponse,
+)
+
+T = TypeVar("T")
+
+class ResearchPipeline:
+    """The request flow over the four stages behind the Ingress.
+
+    At most ``max_candidates`` papers are asked of the search, about ``candidate_factor``
+    times ``max_papers``. ``stage_info`` names what serves each stage, for provenance.
+    """
+
+    def __init__(
+        self,
+        fetcher: SearchStage,
+        embedder: EmbedStage,
+        summarizer: SummarizeStage,
+        memory: MemoryStage,
+        *,
+        arm_id: str,
+        candidate_factor: int = 2,
+        max_candidates: int = 50,
+        query_cache_size: int = 4096,
+        outbox: MemoryOutbox | None = None,
+        memory_write_timeout_s: float = 10.0,
+        deadline_s: float = 60.0,
+    ) -> None:
+        self.fetcher = fetcher
+        self.embedder = embedder
+        self.summarizer = summarizer
+        self.memory = memory
+        self.arm_id = arm_id
+        self.stage_info = StageInfo(fetcher, embedder, summarizer)
+        self.candidate_factor = candidate_factor
+        self.max_candidates = max_candidates
+        # Query vectors by exact query text: a repeated query skips the embedder entirely.
+        self.query_vectors: LRUCache[str, np.ndarray] = LRUCache(query_cache_size)
+        # Writes the MemoryWriter did not take (restarting, store away) wait on disk.
+        self.writes = DurableWrites(memory.upsert, outbox, memory_write_timeout_s)
+        self.deadline_s = deadline_s
+
+    async def drain_outbox(self) -> None:
+        """Hand the outbox's writes to memory until they land, for ever (cancel to stop)."""
+        await self.writes.drain_forever()
+
+    def close(self) -> None:
+        """Release the outbox's file (its entries stay for the next replica)."""
+        self.writes.close()
+
+    async def embed_query(self, query: str) -> np.ndarray:
+        """The query's unit vector, from a small LRU or the embedder."""
+        cached = self.query_vectors.get(query)
+        if cached is not None:
+            return cached
+        vector = np.asarray(await self.embedder.embed([query]), dtype=np.float32)[0]
+        self.query_vectors.put(query, vector)
+        return vector
+
+    def wanted(self, max_papers: int) -> int:
+        """How many candidates to ask the search for: about ``candidate_factor`` times the
+        papers wanted, at most ``max_candidates``."""
+        return min(self.max_candidates, max(max_papers, max_papers * self.candidate_factor))
+
+    async def execute(self, req: ResearchRequest, request_id: str) -> ResearchResponse:
+        """Find, rank, summarise and remember; only search and embedder errors fail it, and
+        a request still running at ``deadline_s`` ends with ``Overloaded``."""
+        return await self._within_deadline(self._execute(Work(req, request_id)))
+
+    async def _execute(self, work: Work) -> ResearchResponse:
+        await self._search(work)
+        await self._look_up(work)
+        await self._embed_new(work)
+        self._rank(work)
+        if work.req.include_summaries:
+            await self._summarise(work)
+        await self._store(work)
+        return research_response(work, self.arm_id, self.stage_info.models)
+
+    async def _within_deadline(self, work: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self.deadline_s) as deadline:
+                return await work
+        except TimeoutError:
+            if not deadline.expired():  # a timeout of the work's own, not the deadline
+                raise
+            raise Overloaded(
+                f"no answer within {self.deadline_s:g} s: the arm is busy or a stage is slow",
+                retry_after_s=min(30.0, self.deadline_s / 2),
+            ) from None
+
+    async def _search(self, work: Work) -> None:
+        """1-2. The query embedded once, then handed to the search with the request (the local
+        index needs it; the fetcher calls no other stage). One entry per paper, at most the
+        number asked for (a source may list one twice)."""
+        started = time.perf_counter()
+        req, wanted = work.req, self.wanted(work.req.max_papers)
+        work.query_vector = await self.embed_query(req.query)
+        request = SearchRequest(
+            req.query,
+            max_results=wanted,
+            start_date=req.start_date,
+            end_date=req.end_date,
+            categories=req.categories or (),
+            query_vector=work.query_vector,
+        )
+        work.found = await self.fetcher.search(request)
+        work.timed("search", started)
+        work.warnings.extend(work.found.warnings)
+        work.candidates = list({p.arxiv_id: p for p in work.found.papers}.values())[:wanted]
+
+    async def _look_up(self, work: Work) -> None:
+        """3. What memory already holds needs neither embedding nor summarising again."""
+        started = time.perf_counter()
+        if work.candidates:
+            try:
+                work.stored = await self.memory.lookup([p.arxiv_id for p in work.candidates])
+            except Exception as exc:
+                work.warnings.append(f"memory lookup failed, nothing reused: {unwrap(exc)}")
+        work.timed("memory_lookup", started)
+
+    async def _embed_new(self, work: Work) -> None:
+        """4. Embed the papers nothing brought a vector for, in one call (the Embedder batches
+        it with other requests' texts)."""
+        started = time.perf_counter()
+        work.vectors = {**work.search.vectors}
+        work.vectors.update({k: v.vector for k, v in work.stored.items()})
+        fresh = [p for p in work.candidates if p.arxiv_id not in work.vectors]
+        if fresh:
+            made = np.asarray(await self.embedder.embed([p.embedding_text for p in fresh]))
+            work.vectors.update({p.arxiv_id: made[i] for i, p in enumerate(fresh)})
+        work.embedded = len(fresh)
+        work.timed("embed", started)
+
+    def _rank(self, work: Work) -> None:
+        """5. Rank by cosine similarity to the query; keep the best ``max_papers``."""
+        assert work.query_vector is not None
+        scored = sorted(
+            (
+                (relevance(float(work.vectors[p.arxiv_id] @ work.query_vector)), p)
+                for p in work.candidates
+            ),
+            key=lambda item: -item[0],
+        )[: work.req.max_papers]
+        work.top = [p.model_copy(update={"relevance_score": round(s, 4)}) for s, p in scored]
+
+    async def _summarise(self, work: Work) -> None:
+        """6. Summaries only where memory (or the ingest) has none, all at once; a failure is
+        a warning and a null summary."""
+        started = time.perf_counter()
+        todo = []
+        for paper in work.top:
+            old = work.stored.get(paper.arxiv_id)
+            kept = old.summary if old is not None else None
+            if not kept and work.search.summaries.get(paper.arxiv_id):  # made by the ingest
+                kept = work.from_index[paper.arxiv_id] = work.search.summaries[paper.arxiv_id]
+            if kept:
+                paper.summary = kept
+                work.reused += 1
+            else:
+                todo.append(paper)
+        outcomes = await asyncio.gather(
+            *(self.summarizer.summarize(p.title, p.abstract) for p in todo),
+            return_exceptions=True,
+        )
+        for paper, outcome in zip(todo, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                work.warnings.append(f"{paper.arxiv_id}: summary failed ({unwrap(outcome)})")
+                continue
+            paper.summary = outcome.summary
+            if outcome.summary:
+                work.made[paper.arxiv_id] = outcome.summary
+            work.warnings.extend(f"{paper.arxiv_id}: {w}" for w in outcome.warnings)
+        work.timed("summarize", started)
+
+    async def _store(self, work: Work) -> None:
+        """7. Store what is new or changed: one point per paper, so nothing is stored twice."""
+        started = time.perf_counter()
+        key = query_key(work.req.query)
+
+        def changed(paper: Paper) -> bool:
+            old = work.stored.get(paper.arxiv_id)
+            return (
+                old is None
+                or paper.arxiv_id in work.made
+                or paper.arxiv_id in work.from_index
+                or key not in old.query_keys
+                or paper.version != old.paper.version
+            )
+
+        changes = [
+            NewMemory(
+                p,
+                work.vectors[p.arxiv_id],
+                work.made.get(p.arxiv_id) or work.from_index.get(p.arxiv_id),
+            )
+            for p in work.candidates
+            if changed(p)
+        ]
+        # Shielded: a deadline that fires now must not cancel the write half-way (it lands or
+        # goes to the outbox either way).
+        work.pending, warning = await asyncio.shield(self.writes.store(changes, work.req.query))
+        work.stored_now = len(changes) - work.pending
+        work.warnings.extend([warning] if warning else [])
+        work.timed("memory_upsert", started)
+
+    async def memory_search(self, req: MemorySearchRequest) -> MemorySearchResponse:
+        """Stored papers most similar to the query (within ``deadline_s``)."""
+        return await self._within_deadline(self._memory_search(req))
+
+    async def _memory_search(self, req: MemorySearchRequest) -> MemorySearchResponse:
+        vector = await self.embed_query(req.query)
+        query = MemoryQuery(vector, req.limit, req.start_date, req.end_date)
+        hits = await self.memory.search(query)
+        papers = [
+            h.paper.model_copy(update={"relevance_score": round(relevance(h.score), 4)})
+            for h in hits
+        ]
+        return MemorySearchResponse(papers=papers, count=len(papers))
