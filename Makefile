@@ -92,7 +92,7 @@ ingest: $(STAMP)
 
 # The local arXiv stand-in on :8081 (the shared real corpus when present, else a small sample).
 standin: $(STAMP)
-	$(PY) -m arm_dev.arxiv_standin --host $(HOST) --port 8081
+	$(PY) -m arm_dev.arxiv --host $(HOST) --port 8081
 
 eval-summaries: $(STAMP)
 	$(PY) -m bench.summaries --data ../shared/scitldr/scitldr_a_dev.jsonl

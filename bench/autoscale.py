@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
+from arm_dev.arxiv import SAMPLE_CORPUS, StandIn, load_records
 from arm_dev.faults import deployment_state
 from arm_dev.openai_standin import OpenAIStandIn
 from bench.load import log

@@ -40,7 +40,7 @@ import numpy as np
 import psutil
 import yaml
 
-from arm_dev.arxiv_standin import StandIn
+from arm_dev.arxiv import StandIn
 from arm_dev.openai_standin import OpenAIStandIn
 from bench.corpus import benchmark_records, make_queries
 from deployments.summarizer.text import split_sentences
@@ -166,7 +166,7 @@ def raw_limit(records: list[Any]) -> dict[str, dict[str, float]]:
 def texts_needed(records: list[Any], queries: list[str], run: Run) -> list[str]:
     """Every distinct text the graph had to embed for a cold run: each query, each candidate
     paper arXiv returned (title + abstract), each sentence of each paper it summarised."""
-    from arm_dev.arxiv_standin import evaluate
+    from arm_dev.arxiv import evaluate
     from deployments.arxiv.query import build_search_query
 
     texts = dict.fromkeys(queries)

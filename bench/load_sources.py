@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from arm_dev.arxiv_standin import Record, StandIn
+from arm_dev.arxiv import Record, StandIn
 from bench.corpus import benchmark_records, make_queries
 from bench.load import MAX_PAPERS, Graph, Run, log, run_graph
 

@@ -60,8 +60,8 @@ from typing import Any
 
 import numpy as np
 
-from arm_dev.arxiv_standin import Record as StandInRecord
-from arm_dev.arxiv_standin import StandIn
+from arm_dev.arxiv import Record as StandInRecord
+from arm_dev.arxiv import StandIn
 from bench.scitldr import SHARED_SCITLDR, Record, load_records
 from deployments.arxiv.client import ArxivClient
 from deployments.common.packaged_model import model_display_name, packaged_model_path

@@ -32,7 +32,7 @@ import httpx
 import numpy as np
 import psutil
 
-from arm_dev.arxiv_standin import StandIn
+from arm_dev.arxiv import StandIn
 from arm_dev.faults import kill_replica, missing_from_memory, wait_until_back
 from bench.corpus import benchmark_records, make_queries
 from bench.load import free_port, log

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from arm_dev.arxiv_standin import SAMPLE_CORPUS
+from arm_dev.arxiv import SAMPLE_CORPUS
 from deployments.embedder.text_embedder import TextEmbedder
 from deployments.index.lexical import LexicalEncoder, term_id
 from deployments.index.paper_index import IndexLocked, PaperIndex

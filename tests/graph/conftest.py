@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
+from arm_dev.arxiv import SAMPLE_CORPUS, StandIn, load_records
 from arm_dev.openai_standin import OpenAIStandIn
 
 # Light CPU shares: several applications share the 2-core CI machine (Ray's CPUs are logical).
