@@ -84,7 +84,7 @@ def serve_started(
 
     if proxy_errors:
         os.environ[PROXY_CALLBACK] = PROXY_ERRORS
-    context = ray.init(**ray_init)
+    context: Any = ray.init(**ray_init)  # a RayContext (typed as BaseContext)
     try:
         port = free_port() if port is None else port
         serve.start(http_options={"host": "127.0.0.1", "port": port})
