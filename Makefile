@@ -92,10 +92,10 @@ ingest: $(STAMP)
 
 # The local arXiv stand-in on :8081 (the shared real corpus when present, else a small sample).
 standin: $(STAMP)
-	$(PY) -m arm_dev.arxiv_standin --host $(HOST) --port 8081
+	$(PY) -m arm_dev.arxiv --host $(HOST) --port 8081
 
 eval-summaries: $(STAMP)
-	$(PY) -m bench.summaries --data ../shared/scitldr/scitldr_a_dev.jsonl
+	$(PY) -m bench.quality.summaries --data ../shared/scitldr/scitldr_a_dev.jsonl
 
 bench: $(STAMP)
 	$(PY) -m bench.load
@@ -107,16 +107,16 @@ bench-sources: $(STAMP)
 # Serve adding and removing Summarizer replicas under load (README "Autoscaling"):
 # docs/autoscaling.png and one JSON line.
 bench-autoscale: $(STAMP)
-	$(PY) -m bench.autoscale
+	$(PY) -m bench.load.autoscale
 
 # Reliability soak (README "Reliability"): 10 minutes of mixed load at concurrency 32 with a
 # replica killed every 2 minutes; fails unless every answered request's papers reach memory.
 soak: $(STAMP)
-	$(PY) -m bench.soak
+	$(PY) -m bench.load.soak
 
 # Known-item retrieval on SciTLDR-A (README "Search quality"): one JSON line.
 bench-retrieval: $(STAMP)
-	$(PY) -m bench.retrieval
+	$(PY) -m bench.quality.retrieval
 
 clean:
 	rm -rf $(VENV) $(VLLM_CPU_VENV) $(GPU_VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from starlette.requests import Request
 
-from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
+from arm_dev.arxiv import SAMPLE_CORPUS, StandIn, load_records
 from deployments.arxiv.client import ArxivClient
 from deployments.arxiv.gate import IntervalGate
 from deployments.ingress.http.errors import error_response

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.autoscale import Report, Sample
+from bench.load.autoscale import Report, Sample
 
 
 def test_report_reads_scale_up_and_down_from_the_samples() -> None:

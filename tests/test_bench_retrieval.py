@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.retrieval import (
+from bench.data.scitldr import Record
+from bench.quality.retrieval import (
     build_documents,
     corpus_records,
     known_item_metrics,
@@ -15,7 +16,6 @@ from bench.retrieval import (
     rank_of,
     standin_records,
 )
-from bench.scitldr import Record
 from deployments.index.lexical import LexicalEncoder
 from deployments.index.records import IndexRecord
 

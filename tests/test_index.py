@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from arm_dev.arxiv_standin import SAMPLE_CORPUS
+from arm_dev.arxiv import SAMPLE_CORPUS
 from deployments.embedder.text_embedder import TextEmbedder
 from deployments.index.lexical import LexicalEncoder, term_id
 from deployments.index.paper_index import IndexLocked, PaperIndex

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
+from arm_dev.arxiv import SAMPLE_CORPUS, StandIn, load_records
 from deployments.arxiv.client import ArxivClient
 from deployments.arxiv.gate import IntervalGate
 from deployments.arxiv.sources import SearchSources, merge_latest

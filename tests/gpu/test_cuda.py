@@ -29,7 +29,7 @@ def test_graph_gives_the_embedder_a_gpu_from_the_config(tmp_path: Path) -> None:
     import ray
     from ray import serve
 
-    from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
+    from arm_dev.arxiv import SAMPLE_CORPUS, StandIn, load_records
     from graph import build_app
 
     with StandIn(load_records([SAMPLE_CORPUS])) as arxiv:
@@ -63,7 +63,7 @@ def test_real_vllm_summarizer_in_the_graph(tmp_path: Path) -> None:
     import ray
     from ray import serve
 
-    from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
+    from arm_dev.arxiv import SAMPLE_CORPUS, StandIn, load_records
     from arm_dev.tiny_llm import build_tiny_llm
     from graph import build_app
 

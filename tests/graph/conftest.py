@@ -7,8 +7,6 @@ own Qdrant folder. Every test here is marked ``graph`` (``make test-unit`` skips
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,26 +15,25 @@ from typing import Any
 import httpx
 import pytest
 
-from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
+from arm_dev.arxiv import StandIn
+from arm_dev.harness import (
+    PROXY_CALLBACK,
+    PROXY_ERRORS,
+    TEST_ARGS,
+    TEST_OPTIONS,
+    arxiv_standin,
+    deploy_graph,
+    free_port,
+    graph_args,
+    light_options,
+    serve_started,
+)
 from arm_dev.openai_standin import OpenAIStandIn
 
-# Light CPU shares: several applications share the 2-core CI machine (Ray's CPUs are logical).
-LIGHT = {"ray_actor_options": {"num_cpus": 0.05}, "max_ongoing_requests": 64}
-TEST_OPTIONS: dict[str, dict[str, Any]] = {
-    "Ingress": LIGHT,
-    "ArxivFetcher": LIGHT,
-    "Summarizer": LIGHT,
-    "MemoryWriter": LIGHT,
-    "Embedder": {
-        "ray_actor_options": {"num_cpus": 0.25},
-        "max_ongoing_requests": 64,
-        "user_config": {"max_batch_size": 16, "batch_wait_timeout_s": 0.01},
-    },
-}
-
-
-PROXY_CALLBACK = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
-PROXY_ERRORS = "deployments.proxy.error_shape.middlewares"
+# What the tier's tests import from here (the harness holds them): the light Serve options, the
+# proxy's error callback, a free port.
+__all__ = ["PROXY_CALLBACK", "PROXY_ERRORS", "TEST_OPTIONS", "App", "_free_port", "deploy"]
+_free_port = free_port
 
 SESSION: dict[str, Path] = {}  # where this run's Ray writes its logs (serve_url sets it)
 
@@ -48,35 +45,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.graph)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def serve_url() -> Iterator[str]:
     """Ray + Serve on a free port; everything is stopped (by this process) at the end."""
-    import ray
-    from ray import serve
-
     # As `make run` and the KubeRay ConfigMap: the proxy Ray starts here answers its own
-    # errors in the arm's shape (read by the proxy process, which inherits this environment).
-    os.environ[PROXY_CALLBACK] = PROXY_ERRORS
-    context = ray.init(
+    # errors in the arm's shape.
+    with serve_started(
+        proxy_errors=True,
         num_cpus=8,
         include_dashboard=False,
         namespace="research-arm-tests",
         runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}},
-    )
-    SESSION["dir"] = Path(context.address_info["session_dir"])
-    port = _free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        serve.shutdown()
-        ray.shutdown()
+    ) as cluster:
+        SESSION["dir"] = cluster.session_dir
+        yield cluster.url
 
 
 @dataclass
@@ -108,28 +90,9 @@ def deploy(
 ) -> App:
     """The graph as application ``name`` at ``/name``, with a fresh arXiv stand-in; ``settings``
     are graph args, ``options`` Serve options per deployment over the tier's light ones."""
-    from ray import serve
-
-    from graph import build_app
-
-    arxiv = StandIn(load_records([SAMPLE_CORPUS])).__enter__()
-    args = {
-        "arxiv_api_url": arxiv.url,
-        "arxiv_min_interval_s": 0.0,
-        "arxiv_num_retries": 1,
-        "arxiv_backoff_base_s": 0.05,
-        "qdrant_path": str(tmp / "qdrant"),
-        "index_path": str(tmp / "index"),  # never the checkout's ./data/index
-        "outbox_path": str(tmp / "outbox" / "memory.sqlite"),
-        **settings,
-    }
-    options = {k: {**v, **(options or {}).get(k, {})} for k, v in TEST_OPTIONS.items()}
-    if env:
-        options["Ingress"] = {
-            **options["Ingress"],
-            "ray_actor_options": {"num_cpus": 0.05, "runtime_env": {"env_vars": env}},
-        }
-    serve.run(build_app(args, llm=llm, options=options), name=name, route_prefix=f"/{name}")
+    arxiv = arxiv_standin().__enter__()
+    args = graph_args(arxiv.url, tmp, outbox="outbox/memory.sqlite", **{**TEST_ARGS, **settings})
+    deploy_graph(name, args, llm=llm, options=light_options(options, env))
     client = httpx.Client(base_url=f"{serve_url}/{name}", timeout=120.0)
     return App(name, f"{serve_url}/{name}", arxiv, client, openai)
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
+from arm_dev.arxiv import SAMPLE_CORPUS, StandIn, load_records
 from tests.graph.conftest import SESSION, TEST_OPTIONS
 
 APP = "tuned"

@@ -8,7 +8,7 @@ import asyncio
 import itertools
 from typing import Any
 
-from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
+from arm_dev.arxiv import SAMPLE_CORPUS, StandIn, load_records
 from models.settings import Settings
 
 QUERIES = ["attention", "graph", "quantum", "galaxy", "retrieval", "exoplanet"]

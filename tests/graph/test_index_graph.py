@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from arm_dev.arxiv_standin import SAMPLE_CORPUS
+from arm_dev.arxiv import SAMPLE_CORPUS
 from deployments.index.paper_index import PaperIndex
 from deployments.ingest.job import ingest
 from models.contracts import SearchRequest

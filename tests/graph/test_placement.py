@@ -33,7 +33,7 @@ import httpx
 import pytest
 import yaml
 
-from arm_dev.arxiv_standin import SAMPLE_CORPUS, StandIn, load_records
+from arm_dev.arxiv import SAMPLE_CORPUS, StandIn, load_records
 from k8s.generate import merge
 from tests.conftest import ROOT
 from tests.graph.conftest import _free_port

@@ -47,6 +47,7 @@ from models.research import (
 
 T = TypeVar("T")
 
+
 class ResearchPipeline:
     """The request flow over the four stages behind the Ingress.
 

@@ -5,7 +5,7 @@ MiniLM), same store (embedded Qdrant), same summarizer code and arXiv parser as 
 benchmark compares the designs, not the parts. Like the seed, it runs the model and the store
 inside its async handler, on the event loop.
 
-    python -m bench.seed_arm --port 8100 --arxiv-url URL [--backend extractive|openai]
+    python -m bench.baseline.seed_arm --port 8100 --arxiv-url URL [--backend extractive|openai]
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from arm_dev.arxiv_standin import SAMPLE_CORPUS, QueryError, StandIn, evaluate, load_records
+from arm_dev.arxiv import SAMPLE_CORPUS, QueryError, StandIn, evaluate, load_records
 from deployments.arxiv.atom import parse_feed
 from deployments.arxiv.client import ArxivClient
 from deployments.arxiv.gate import IntervalGate

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from arm_dev.arxiv_standin import SHARED_CORPUS, Record, evaluate, load_records
+from arm_dev.arxiv import SHARED_CORPUS, Record, evaluate, load_records
 from deployments.arxiv.query import query_terms
 
 TOPICS = {

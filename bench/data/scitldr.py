@@ -9,7 +9,7 @@ from pathlib import Path
 from rouge_score import rouge_scorer
 
 METRICS = ("rouge1", "rouge2", "rougeL")
-SHARED_SCITLDR = Path(__file__).resolve().parents[2] / "shared" / "scitldr"
+SHARED_SCITLDR = Path(__file__).resolve().parents[3] / "shared" / "scitldr"
 
 
 @dataclass

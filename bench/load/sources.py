@@ -3,8 +3,8 @@ same graph, same queries, same machine, one run.
 
     python -m bench.load --sources [--config serve_config.yaml] [--quick]
 
-The corpus of ``bench.load`` is ingested into a fresh index by the ingest job (with stored
-summaries, as ``make ingest`` does; and once without, to show what summarising costs), then
+The corpus of ``bench.load.versus_seed`` is ingested into a fresh index by the ingest job (with
+stored summaries, as ``make ingest`` does; and once without, to show what summarising costs), then
 each source answers the same distinct queries at concurrency 32: ``cold`` (empty memory) and
 ``warm`` (the same queries again). The stand-in enforces no politeness interval, so the API
 figure is what the graph does with arXiv's latency taken away: the real API, at one request
@@ -18,9 +18,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from arm_dev.arxiv_standin import Record, StandIn
-from bench.corpus import benchmark_records, make_queries
-from bench.load import MAX_PAPERS, Graph, Run, log, run_graph
+from arm_dev.arxiv import Record
+from arm_dev.harness import arxiv_standin, log
+from bench.data.corpus import benchmark_records, make_queries
+from bench.load.driver import MAX_PAPERS, Graph, Run, run_graph
 
 CONCURRENCY = 32
 
@@ -69,7 +70,10 @@ async def benchmark_sources(config: Path, requests: int) -> dict[str, Any]:
     log(f"corpus: {corpus_name}, {len(records)} records; {len(queries)} distinct queries")
     figures: dict[str, Any] = {"corpus": corpus_name, "queries": len(queries)}
     runs: list[Run] = []
-    with StandIn(records) as arxiv, tempfile.TemporaryDirectory(prefix="bench-sources-") as tmp:
+    with (
+        arxiv_standin(records) as arxiv,
+        tempfile.TemporaryDirectory(prefix="bench-sources-") as tmp,
+    ):
         corpus = Path(tmp) / "corpus.jsonl"
         corpus.write_text("\n".join(kaggle_lines(records)) + "\n")
         graph = Graph(config)
