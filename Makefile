@@ -27,11 +27,24 @@ $(STAMP): pyproject.toml
 PROXY_ERRORS := deployments.ingress.proxy_errors.middlewares
 # RAY_PROMETHEUS_HOST: the Ray dashboard reads per-node time series from `make monitor`'s
 # Prometheus (it shows charts once that runs; nothing breaks while it does not).
-run: $(STAMP)
-	@echo "Ray dashboard: http://$(HOST):8265 (it asks for this cluster's token: $(VENV)/bin/ray get-auth-token)"
-	@echo "Per-stage throughput: make monitor in another terminal, then http://$(HOST):9090 (README: Watching each stage)"
-	RAY_PROMETHEUS_HOST=http://$(HOST):9090 RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=$(PROXY_ERRORS) \
-		$(VENV)/bin/serve run serve_config.yaml
+# HOST: the address Serve's HTTP proxy listens on (and `make monitor`'s Prometheus, `make
+# standin`'s stand-in). `serve run` has no host option and the config's http_options.host wins
+# over Ray's RAY_SERVE_DEFAULT_HTTP_HOST, so another HOST runs a copy of serve_config.yaml with
+# only http_options.host replaced (data/serve_config.host-<HOST>.yaml, remade when the original
+# changes). The Ray dashboard stays on 127.0.0.1 (`serve run` starts Ray with its defaults).
+SERVE_CONFIG := $(if $(filter 127.0.0.1,$(HOST)),serve_config.yaml,data/serve_config.host-$(HOST).yaml)
+LOOPBACK := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
+data/serve_config.host-%.yaml: serve_config.yaml $(STAMP)
+	mkdir -p data
+	$(PY) -c 'import sys, yaml; c = yaml.safe_load(open("serve_config.yaml")); c["http_options"]["host"] = sys.argv[1]; yaml.safe_dump(c, open(sys.argv[2], "w"), sort_keys=False)' '$*' '$@'
+
+run: $(STAMP) $(SERVE_CONFIG)
+	@echo "Serve: http://$(LOOPBACK):8000 (listening on $(HOST))"
+	@echo "Ray dashboard: http://127.0.0.1:8265 (it asks for this cluster's token: $(VENV)/bin/ray get-auth-token)"
+	@echo "Per-stage throughput: make monitor in another terminal, then http://$(LOOPBACK):9090 (docs/operations.md)"
+	@echo "Stop: Ctrl-C (Serve and the Ray instance serve run started shut down; $(VENV)/bin/ray stop clears anything left)"
+	RAY_PROMETHEUS_HOST=http://$(LOOPBACK):9090 RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=$(PROXY_ERRORS) \
+		$(VENV)/bin/serve run $(SERVE_CONFIG)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
