@@ -121,21 +121,21 @@ eval-summaries: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.load
 
-# The arXiv API source against the local index, same graph and queries (README "Performance").
+# The arXiv API source against the local index, same graph and queries (docs/performance.md).
 bench-sources: $(STAMP)
 	$(PY) -m bench.load --sources
 
-# Serve adding and removing Summarizer replicas under load (README "Autoscaling"):
+# Serve adding and removing Summarizer replicas under load (docs/performance.md, "Autoscaling"):
 # docs/autoscaling.png and one JSON line.
 bench-autoscale: $(STAMP)
 	$(PY) -m bench.autoscale
 
-# Reliability soak (README "Reliability"): 10 minutes of mixed load at concurrency 32 with a
+# Reliability soak (docs/reliability.md): 10 minutes of mixed load at concurrency 32 with a
 # replica killed every 2 minutes; fails unless every answered request's papers reach memory.
 soak: $(STAMP)
 	$(PY) -m bench.soak
 
-# Known-item retrieval on SciTLDR-A (README "Search quality"): one JSON line.
+# Known-item retrieval on SciTLDR-A (docs/quality.md, "Search quality"): one JSON line.
 bench-retrieval: $(STAMP)
 	$(PY) -m bench.retrieval
 
