@@ -108,8 +108,9 @@ def test_example_matches_its_response_model(path: Path) -> None:
     model = response_model(request, status)
     model.model_validate(response)
     assert key_mismatches(model, response) == [], (
-        f"{path.name} no longer matches {model.__name__}: capture the examples again "
-        "(python -m arm_dev.capture_examples)"
+        f"{path.name} and {model.__name__} disagree: a model that changed needs the examples "
+        "captured again (python -m arm_dev.capture_examples); a key the endpoint sends that "
+        "the model lacks is a gap in the model (its OpenAPI schema does not show it)"
     )
 
 

@@ -59,7 +59,8 @@ def _pending_example(target: Path) -> bool:
 
 @pytest.mark.parametrize("doc", DOCS, ids=[str(d.relative_to(ROOT)) for d in DOCS])
 def test_relative_links_resolve(doc: Path) -> None:
-    broken, pending = [], []
+    broken: list[str] = []
+    pending: list[str] = []
     for link in links(doc):
         file_part, _, anchor = link.partition("#")
         target = (doc.parent / file_part).resolve() if file_part else doc
@@ -68,7 +69,7 @@ def test_relative_links_resolve(doc: Path) -> None:
             continue
         if anchor and target.suffix == ".md" and anchor not in anchors(target.read_text()):
             broken.append(f"{link} (no such heading)")
-        elif target.is_relative_to(ROOT) is False:
+        elif not target.is_relative_to(ROOT):
             broken.append(f"{link} (outside the repository)")
     assert broken == [], f"{doc.name}: broken links {broken}"
     if pending:
