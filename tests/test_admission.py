@@ -10,11 +10,12 @@ import httpx
 from fastapi import FastAPI
 
 from deployments.ingress.http.admission import Admission
+from deployments.ingress.http.edge_settings import EDGE
 
 
 def slow_app(release: asyncio.Event) -> FastAPI:
     app = FastAPI()
-    app.add_middleware(Admission, max_in_flight=4, retry_after_s=7)
+    app.add_middleware(Admission, retry_after_s=7)
 
     @app.post("/execute")
     async def execute() -> dict[str, str]:
@@ -38,7 +39,8 @@ async def _settled(tasks: list[asyncio.Task[httpx.Response]], done: int) -> list
     raise AssertionError(f"only {len(finished)} of {len(tasks)} answered")
 
 
-async def test_a_burst_beyond_the_bound_is_refused_at_once() -> None:
+async def test_a_burst_beyond_the_bound_is_refused_at_once(monkeypatch: Any) -> None:
+    monkeypatch.setattr(EDGE, "max_in_flight", 4)  # what an Ingress with MAX_IN_FLIGHT=4 sets
     release = asyncio.Event()
     app = slow_app(release)
     transport = httpx.ASGITransport(app=app)
@@ -58,8 +60,8 @@ async def test_a_burst_beyond_the_bound_is_refused_at_once() -> None:
         admitted = await asyncio.gather(*(t for t in burst if t not in refused))
         assert [r.status_code for r in admitted] == [200] * 4
 
-        # The bound the Ingress sets on the app's state (its settings) is the one that counts.
-        app.state.max_in_flight = 5
+        # The bound the Ingress sets (its settings, on EDGE) is read on every request.
+        monkeypatch.setattr(EDGE, "max_in_flight", 5)
         release.clear()
         burst = [asyncio.create_task(client.post("/execute")) for _ in range(6)]
         (refused_one,) = await _settled(burst, 1)

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from deployments.ingress import docs_assets as assets
+from deployments.ingress.http import docs_assets as assets
 
 PAGE_ASSETS = {
     assets.SWAGGER_JS: "text/javascript",

@@ -21,6 +21,7 @@ from ray.serve._private.http_util import ASGIAppReplicaWrapper
 
 from deployments.ingress.http.app import make_app
 from deployments.ingress.http.auth import require_bearer
+from deployments.ingress.http.edge_settings import EDGE
 from deployments.ingress.http.health import DeploymentView, StageStates, health_report, stage_health
 from models.errors import ArxivQueryError, ArxivUnavailable, Overloaded, StageError
 from models.settings import Settings
@@ -98,9 +99,19 @@ def ingress_client(
     monkeypatch.setattr(serve, "status", lambda: status)
     given = {"outbox_path": str(tmp_path / "outbox.sqlite"), **settings}
     handles = [AsHandle(s) for s in (Fetcher(list(PAPERS)), Embedder(), Summarizer(), Memory())]
+    for name in ("max_in_flight", "docs"):  # what the constructor sets, back after the test
+        monkeypatch.setattr(EDGE, name, getattr(EDGE, name))
+    # The app Serve serves: the copy @serve.ingress made of the module's app (so what the
+    # constructor puts on the module's app.state never reaches it).
+    (served,) = [
+        cell.cell_contents
+        for cell in wrapper.__init__.__closure__ or ()
+        if isinstance(cell.cell_contents, FastAPI)
+    ]
+    assert served is not deployment.app
     # Entered first: the lifespan runs (as in the replica) and the app's loop is there for
     # what __init__ starts.
-    with TestClient(deployment.app, raise_server_exceptions=False) as client:
+    with TestClient(served, raise_server_exceptions=False) as client:
         ingress = Settings(**given).for_stages().ingress
         client.portal.call(_as_serve_does, cls.__init__, instance, ingress, *handles)
         try:

@@ -109,7 +109,9 @@ def test_stage_methods_take_typed_requests_not_long_argument_lists() -> None:
                 continue
             where = f"{module.relative_to(ROOT)}: {cls.name}.{fn.name}"
             assert len(fn.args.args) <= 4, f"{where} takes {len(fn.args.args)} positionals"
-            signature = ast.unparse(fn.args) + " -> " + (ast.unparse(fn.returns) if fn.returns else "")
+            signature = (
+                ast.unparse(fn.args) + " -> " + (ast.unparse(fn.returns) if fn.returns else "")
+            )
             assert "dict[str, Any]" not in signature, f"{where}: an untyped dict"
 
 

@@ -18,19 +18,6 @@ from deployments.summarizer.deployment import Summarizer
 from models.settings import Settings
 
 
-class Remote:
-    """A stand-in for a deployment handle's method: ``await handle.method.remote(...)``."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    async def _answer(self) -> Any:
-        return self.value
-
-    def remote(self, *args: Any) -> Any:
-        return self._answer()
-
-
 def stop(replica: Any) -> None:
     """What Serve does at shutdown: call ``__del__`` on the event loop, await what it returns;
     a second call (the garbage collector's) has nothing to do."""
@@ -66,11 +53,10 @@ def test_the_fetcher_closes_its_http_client_and_index_and_retunes_live(tmp_path:
 
 
 def test_the_memory_writer_releases_the_store(tmp_path: Path) -> None:
-    stages = Settings(qdrant_path=str(tmp_path / "q")).for_stages()
+    stages = Settings(qdrant_path=str(tmp_path / "q"), embedding_dimension=8).for_stages()
 
     async def lifetime() -> None:
-        writer = cls(MemoryWriter).__new__(cls(MemoryWriter))
-        await writer.__init__(stages.memory, SimpleHandle({"dimension": 8}))
+        writer = cls(MemoryWriter)(stages.memory)
         assert await writer.count() == 0
         await writer.check_health()
         await writer.__del__()  # as Serve calls it: on the loop, the result awaited
@@ -86,10 +72,3 @@ def test_the_summarizer_closes_its_endpoint_client() -> None:
     assert summarizer.backend.max_words == 12
     stop(summarizer)
     assert summarizer.backend._http.is_closed
-
-
-class SimpleHandle:
-    """A handle whose ``info`` answers ``info``."""
-
-    def __init__(self, info: dict[str, Any]) -> None:
-        self.info = Remote(info)

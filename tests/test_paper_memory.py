@@ -135,3 +135,13 @@ def test_a_late_write_of_an_older_version_does_not_go_back(memory: PaperMemory) 
     assert stored.paper.version == 3 and stored.summary == "v3 TLDR"
     assert np.allclose(stored.vector, unit(3), atol=1e-6)
     assert sorted(stored.queries) == ["new", "old"]  # its query still counts
+
+
+def test_the_vector_size_comes_from_settings_or_the_stored_collection(tmp_path: Path) -> None:
+    folder = str(tmp_path / "fresh")
+    with pytest.raises(ValueError, match="EMBEDDING_DIMENSION"):
+        PaperMemory(None, path=folder)  # nothing stored, nothing configured: say which setting
+    PaperMemory(DIM, path=folder).close()
+    reopened = PaperMemory(None, path=folder)  # no Embedder asked: the collection says
+    assert reopened.dimension == DIM
+    reopened.close()

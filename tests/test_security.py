@@ -40,7 +40,8 @@ def routes() -> list[tuple[str, str]]:
 
 
 def call(client: Any, method: str, path: str, **kw: Any) -> Any:
-    return client.request(method, path, json=BODIES.get(path), **kw)
+    concrete = path.replace("{name}", "swagger-ui.css")  # the docs' assets: one real file
+    return client.request(method, concrete, json=BODIES.get(path), **kw)
 
 
 @pytest.fixture
@@ -111,7 +112,8 @@ def test_docs_can_be_turned_off(
         monkeypatch.setenv("ARM_API_KEY", key)
     headers = BEARER if key else {}
     with ingress_client(monkeypatch, tmp_path, arm_docs=False) as client:
-        for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+        paths = ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect")
+        for path in (*paths, "/docs/assets/swagger-ui.css"):
             off = client.get(path, headers=headers)
             assert off.status_code == 404 and off.json()["error"] == "not_found", path
         endpoints = client.get("/capabilities", headers=headers).json()["endpoints"]

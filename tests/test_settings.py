@@ -51,6 +51,7 @@ def test_every_setting_reaches_a_stage() -> None:
         "max_in_flight": 9,
         "request_deadline_s": 9.0,
         "embedding_model": "/models/x",
+        "embedding_dimension": 9,
         "embedding_device": "cuda",
         "embedding_batch_size": 9,
         "embedding_max_batch_size": 9,
@@ -135,3 +136,15 @@ def test_vllm_request_model_comes_from_llm_config() -> None:
         environ={"SUMMARIZER_MODEL": "b"},
     )
     assert explicit.summarizer.model == "b"
+
+
+def test_the_builder_reads_the_vector_size_off_the_model_folder() -> None:
+    from deployments.common.packaged_model import model_dimension
+    from graph import resolve_settings
+
+    assert model_dimension(None) == 384  # the packaged all-MiniLM-L6-v2
+    assert model_dimension("sentence-transformers/all-mpnet-base-v2") is None  # a hub id
+    stages, _ = resolve_settings({}, environ={})
+    assert stages.memory.dimension == 384
+    stages, _ = resolve_settings({}, environ={"EMBEDDING_DIMENSION": "768"})
+    assert stages.memory.dimension == 768

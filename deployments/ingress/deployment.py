@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -16,7 +16,7 @@ from deployments.ingress.flow import handles
 from deployments.ingress.http.app import app
 from deployments.ingress.http.auth import require_bearer
 from deployments.ingress.http.capabilities import capability_manifest
-from deployments.ingress.http.docs import docs_page
+from deployments.ingress.http.edge_settings import configure_edge
 from deployments.ingress.http.errors import request_id
 from deployments.ingress.http.health import StageStates
 from models.health import CapabilityManifest, HealthStatus
@@ -46,7 +46,7 @@ class Ingress:
     ) -> None:
         self.configured = self.settings = settings  # tuning starts from the configured values
         self.pipeline = handles.research_pipeline(settings, fetcher, embedder, summarizer, memory)
-        app.state.max_in_flight = settings.max_in_flight  # Admission's bound (app.py)
+        configure_edge(settings.max_in_flight, settings.docs)  # Admission's bound, /docs on/off
         # Writes memory did not take wait in the outbox; this hands them over until they land.
         self._drainer = asyncio.create_task(self.pipeline.drain_outbox())
         # What serves each stage, for provenance: learned once, off the request path.
@@ -92,13 +92,6 @@ class Ingress:
         info, auth = self.pipeline.stage_info, request.app.state.auth
         manifest = capability_manifest(self.settings, info.models, auth.required)
         return manifest.model_copy(update={"search": await info.search()})
-
-    @app.get("/openapi.json", include_in_schema=False, dependencies=AUTH)
-    @app.get("/docs", include_in_schema=False, dependencies=AUTH)
-    @app.get("/redoc", include_in_schema=False, dependencies=AUTH)
-    async def get_docs(self, request: Request) -> Response:
-        """The OpenAPI document and its pages; 404 with ARM_DOCS=false."""
-        return docs_page(request, enabled=self.settings.docs)
 
     def check_health(self) -> None:
         """Answering is the check (nothing of its own can go stale; a blocked loop times out)."""

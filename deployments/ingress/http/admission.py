@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from deployments.ingress.http.edge_settings import EDGE
 from deployments.ingress.http.errors import RETRY_AFTER_S, send_error
 from models.errors import Overloaded
 
@@ -27,13 +28,11 @@ def work_route(scope: Scope) -> str | None:
 
 
 class Admission:
-    """At most ``max_in_flight`` work requests at once; the rest get 503 + ``Retry-After``."""
+    """At most ``EDGE.max_in_flight`` work requests at once (the Ingress's setting); the rest
+    get 503 + ``Retry-After``."""
 
-    def __init__(
-        self, app: ASGIApp, max_in_flight: int = 64, retry_after_s: int = RETRY_AFTER_S
-    ) -> None:
+    def __init__(self, app: ASGIApp, retry_after_s: int = RETRY_AFTER_S) -> None:
         self.app = app
-        self.max_in_flight = max_in_flight
         self.retry_after_s = retry_after_s
         self.in_flight = 0
 
@@ -41,10 +40,7 @@ class Admission:
         if work_route(scope) is None:
             await self.app(scope, receive, send)
             return
-        # The Ingress sets its configured bound on the app's state (settings reach the replica
-        # after the app object exists); the constructor's value until then.
-        limit = getattr(scope["app"].state, "max_in_flight", self.max_in_flight)
-        if self.in_flight >= limit:
+        if self.in_flight >= EDGE.max_in_flight:
             await self._refuse(scope, receive, send)
             return
         self.in_flight += 1

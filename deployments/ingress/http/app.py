@@ -1,12 +1,11 @@
 """The FastAPI app the Ingress serves: its metadata, what its replica holds for every route
 (the bearer check, the metrics), the caps on what a request may send, and error handling. The
-routes are the Ingress deployment's methods (``deployment``), as Serve's class-based ingress
-wants; the OpenAPI document and its pages too (``docs``), so that each replica's own settings
-(``ARM_DOCS``) and key decide who sees them.
+work routes are the Ingress deployment's methods (``deployment``), as Serve's class-based
+ingress wants; the OpenAPI document, its pages and their assets are the router of ``docs``.
 
 What the replica puts on ``app.state`` for the middleware and routes: ``auth`` and ``metrics``
-(``lifespan``, when the replica starts) and ``max_in_flight`` (the Ingress's constructor, from
-its settings: ``Admission``'s bound)."""
+(``lifespan``, when the replica starts). What its settings tell the middleware and the docs
+routes: ``edge_settings.EDGE`` (set by the Ingress's constructor)."""
 
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from deployments.common.metrics import IngressMetrics
 from deployments.ingress.http.admission import Admission, work_route
 from deployments.ingress.http.auth import BearerAuth
+from deployments.ingress.http.docs import router as docs_router
 from deployments.ingress.http.errors import install_error_handlers, send_error
 from models.settings import read_secret
 from models.version import arm_version
@@ -132,6 +132,7 @@ def make_app() -> FastAPI:
         redoc_url=None,
     )
     app.docs_url = "/docs"  # after setup(), which added no route: what Serve's status names
+    app.include_router(docs_router)
     app.add_middleware(InputLimits)  # innermost of the three: its refusals are counted too
     install_error_handlers(app)
     app.add_middleware(Admission)  # a fast 503 beyond the bound, before any work starts
