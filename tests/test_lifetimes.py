@@ -4,6 +4,7 @@ change through ``reconfigure``: the deployment classes driven directly, without 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,13 @@ def test_the_summarizer_closes_its_endpoint_client() -> None:
     assert summarizer.backend.max_words == 12
     stop(summarizer)
     assert summarizer.backend._http.is_closed
+
+
+def test_serve_awaits_the_ingress_release() -> None:
+    """Serve's ingress wrapper calls the class's ``__del__`` and awaits it only when it is a
+    coroutine function (ray/serve/api.py); a plain one's coroutine would never run."""
+    from deployments.ingress.deployment import Ingress
+
+    wrapper = Ingress.func_or_class
+    user_class = next(c for c in wrapper.__mro__[1:] if c.__name__ == "Ingress")
+    assert inspect.iscoroutinefunction(user_class.__del__)

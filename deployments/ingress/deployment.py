@@ -102,4 +102,9 @@ class Ingress:
         self._models.cancel()
         self.pipeline.close()
 
-    __del__ = on_shutdown(release)
+    _shutdown = on_shutdown(release)
+
+    async def __del__(self) -> None:
+        # Serve's ingress wrapper awaits a user __del__ only when it is a coroutine function.
+        if (released := self._shutdown()) is not None:
+            await released
