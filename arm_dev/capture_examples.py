@@ -4,7 +4,7 @@
 
 Sends each request of ``EXAMPLES`` (the ones README.md and docs/api.md show) to the graph and
 writes ``<out>/<name>.json``: ``{"request": {"method", "path", "body"}, "status", "response"}``.
-``tests/test_doc_examples.py`` validates every such file against the endpoint's pydantic
+``tests/unit/docs/test_examples.py`` validates every such file against the endpoint's pydantic
 response model, so a field added to a model fails the suite until the examples are captured
 again. With ``ARM_API_KEY`` set, the requests carry it as a bearer token (it is never written).
 

@@ -179,12 +179,22 @@ ErrorKind = Literal[
 ]
 
 
+class FieldError(BaseModel):
+    """One invalid field of a request (a 422's ``detail``)."""
+
+    field: str = Field(description="Dotted path of the field, or 'body'.")
+    message: str
+    type: str = Field(description="pydantic's error type, e.g. 'date_from_datetime_parsing'.")
+
+
 class ErrorBody(BaseModel):
-    """Every non-2xx answer of the arm (Serve's proxy's own answers too)."""
+    """Every non-2xx answer of the arm (Serve's proxy's own answers too). ``detail``: only in a
+    422, each invalid field."""
 
     error: ErrorKind
     message: str
     request_id: str | None = None
+    detail: list[FieldError] | None = None
 
 
 def field_bounds(model: type[BaseModel], name: str) -> tuple[Any, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -31,7 +30,7 @@ from models.errors import (
     Unauthorized,
     unwrap,
 )
-from models.research import ErrorBody, ErrorKind
+from models.research import ErrorBody, ErrorKind, FieldError
 
 logger = arm_logger(__name__)
 
@@ -66,11 +65,13 @@ def _body(
     message: str,
     request: Request,
     headers: dict[str, str] | None = None,
-    **extra: Any,
+    detail: list[FieldError] | None = None,
 ) -> JSONResponse:
-    body = ErrorBody(error=kind, message=message, request_id=request_id(request)).model_dump()
-    body.update(extra)
-    return JSONResponse(body, status_code=status, headers=headers)
+    rid = request_id(request)
+    body = ErrorBody(error=kind, message=message, request_id=rid, detail=detail)
+    # ``detail`` only where there is one (a 422): no other answer gains a null field.
+    answer = body.model_dump(exclude={"detail"} if detail is None else None)
+    return JSONResponse(answer, status_code=status, headers=headers)
 
 
 def _printable(name: str) -> str:
@@ -80,21 +81,18 @@ def _printable(name: str) -> str:
     return safe if len(safe) <= FIELD_CHARS else safe[: FIELD_CHARS - 3] + "..."
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+def _field_errors(exc: RequestValidationError) -> list[FieldError]:
     details = []
     for err in exc.errors():
         if err.get("type") == "json_invalid":  # loc is ("body", offset): name the body
             reason = (err.get("ctx") or {}).get("error", "")
             message = f"not valid JSON at character {err['loc'][-1]}: {reason}"
-            details.append({"field": "body", "message": message, "type": "json_invalid"})
+            details.append(FieldError(field="body", message=message, type="json_invalid"))
             continue
         loc = [_printable(str(part)) for part in err.get("loc", ()) if part != "body"]
+        field = ".".join(loc) or "body"
         details.append(
-            {
-                "field": ".".join(loc) or "body",
-                "message": err.get("msg", ""),
-                "type": err.get("type", ""),
-            }
+            FieldError(field=field, message=err.get("msg", ""), type=err.get("type", ""))
         )
     return details
 
@@ -112,8 +110,8 @@ def _unparseable(exc: HTTPException) -> str | None:
     return "not valid JSON (a number too long?)" if isinstance(cause, ValueError) else None
 
 
-def _validation_422(request: Request, details: list[dict[str, str]]) -> JSONResponse:
-    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+def _validation_422(request: Request, details: list[FieldError]) -> JSONResponse:
+    summary = "; ".join(f"{d.field}: {d.message}" for d in details)
     return _body(422, "validation_error", f"invalid request: {summary}", request, detail=details)
 
 
@@ -142,9 +140,8 @@ def error_response(request: Request, exc: BaseException) -> JSONResponse:
     if isinstance(cause, HTTPException):
         reason = _unparseable(cause)
         if reason is not None:
-            return _validation_422(
-                request, [{"field": "body", "message": reason, "type": "json_invalid"}]
-            )
+            unparsed = FieldError(field="body", message=reason, type="json_invalid")
+            return _validation_422(request, [unparsed])
         headers = dict(cause.headers) if cause.headers else None
         kind = http_kind(cause.status_code)
         return _body(cause.status_code, kind, str(cause.detail), request, headers)

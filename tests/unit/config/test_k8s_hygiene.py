@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.test_configs import STAGES
+from tests.unit.config.test_serve_config import STAGES
 
 K8S = ROOT / "k8s"
 RAYSERVICES = ["rayservice.yaml", "rayservice-vllm.yaml"]

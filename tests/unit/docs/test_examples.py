@@ -18,8 +18,9 @@ from pydantic import BaseModel
 from arm_dev.capture_examples import EXAMPLES
 from models.health import CapabilityManifest, HealthStatus
 from models.research import ErrorBody, MemorySearchResponse, ResearchResponse
+from tests.conftest import ROOT
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "docs" / "examples"
+EXAMPLES_DIR = ROOT / "docs" / "examples"
 FILES = sorted(EXAMPLES_DIR.glob("*.json"))
 NOT_CAPTURED = (
     "docs/examples holds no captured example yet: run `python -m arm_dev.capture_examples` "

@@ -17,7 +17,7 @@ from deployments.ingress.deployment import app
 from deployments.ingress.http import auth
 from models.research import MemorySearchRequest, ResearchRequest
 from models.settings import Settings, read_secret
-from tests.test_ingress_http import ingress_client
+from tests.unit.ingress.in_process import ingress_client
 
 KEY = "s3cret-arm-key-7f2c"
 BEARER = {"Authorization": f"Bearer {KEY}"}

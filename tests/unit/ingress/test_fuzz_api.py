@@ -30,7 +30,7 @@ from deployments.ingress.deployment import app
 from deployments.ingress.http.app import MAX_BODY_BYTES, MAX_URL_BYTES, InputLimits
 from deployments.ingress.http.errors import install_error_handlers
 from models.research import ErrorBody
-from tests.test_ingress_http import ingress_client
+from tests.unit.ingress.in_process import ingress_client
 
 EXAMPLES = 100
 SCHEMA = schemathesis.openapi.from_dict(app.openapi())

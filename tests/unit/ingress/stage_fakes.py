@@ -1,0 +1,169 @@
+"""Plain-Python stages that satisfy the Protocols of ``models.contracts``: what the unit tests
+hand the request pipeline and the in-process Ingress instead of Serve handles."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from models.contracts import (
+    EmbedderInfo,
+    MemoryQuery,
+    NewMemory,
+    SearchInfo,
+    SearchRequest,
+    SearchResult,
+    StoredPaper,
+    SummarizerInfo,
+    SummaryOutcome,
+)
+from models.errors import StageError
+from models.paper import Paper, query_key
+
+DIM = 64
+
+
+def paper(arxiv_id: str, title: str, version: int = 1) -> Paper:
+    return Paper(
+        arxiv_id=arxiv_id,
+        version=version,
+        title=title,
+        abstract=f"{title}. We study {title.lower()} in depth.",
+        authors=["Ada Lovelace"],
+        url=f"https://arxiv.org/abs/{arxiv_id}v{version}",
+        published_date=date(2024, 1, 2),
+    )
+
+
+def bag_of_words(text: str) -> np.ndarray:
+    """A deterministic unit vector: texts sharing words point the same way."""
+    vector = np.zeros(DIM, dtype=np.float32)
+    for word in text.lower().replace(".", " ").split():
+        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
+    return vector / (np.linalg.norm(vector) or 1.0)
+
+
+@dataclass
+class Fetcher:
+    """A search source: ``api`` (papers without vectors) or ``index`` (with their vectors,
+    and it wants the query's vector handed over)."""
+
+    papers: list[Paper]
+    error: Exception | None = None
+    asked: list[int] = field(default_factory=list)
+    source: str = "api"
+    given_vectors: list[np.ndarray | None] = field(default_factory=list)
+
+    async def search(self, request: SearchRequest) -> SearchResult:
+        self.asked.append(request.max_results)
+        self.given_vectors.append(request.query_vector)
+        if self.error:
+            raise self.error
+        found_in = {p.arxiv_id: self.source for p in self.papers}
+        vectors = {} if self.source == "api" else {
+            p.arxiv_id: bag_of_words(p.embedding_text) for p in self.papers
+        }  # fmt: skip
+        summaries = {} if self.source == "api" else {
+            p.arxiv_id: f"Stored TLDR of {p.title}." for p in self.papers
+        }  # fmt: skip
+        return SearchResult(
+            self.papers,
+            len(self.papers),
+            f"all:{request.text}",
+            source=self.source,
+            found_in=found_in,
+            vectors=vectors,
+            summaries=summaries,
+        )
+
+    async def info(self) -> SearchInfo:
+        return SearchInfo(source=self.source, configured=self.source, index=None)
+
+
+@dataclass
+class Embedder:
+    texts: list[str] = field(default_factory=list)
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        return np.stack([bag_of_words(t) for t in texts])
+
+    async def info(self) -> EmbedderInfo:
+        return EmbedderInfo(
+            model="bag-of-words",
+            dimension=DIM,
+            device="cpu",
+            texts_total=len(self.texts),
+            texts_reused=0,
+            busy_s=0.0,
+            runs=0,
+            cached=0,
+        )
+
+
+@dataclass
+class Summarizer:
+    fail_on: set[str] = field(default_factory=set)
+    calls: int = 0
+
+    async def summarize(self, title: str, abstract: str) -> SummaryOutcome:
+        self.calls += 1
+        if title in self.fail_on:
+            raise StageError("replica died", "summarizer")
+        return SummaryOutcome(f"TLDR of {title}.", "fake", "m")
+
+    async def info(self) -> SummarizerInfo:
+        return SummarizerInfo(backend="fake", model="m")
+
+
+@dataclass
+class Memory:
+    points: dict[str, StoredPaper] = field(default_factory=dict)
+    fail_lookup: bool = False
+    fail_upsert: bool = False
+    writes: int = 0
+
+    async def lookup(self, arxiv_ids: list[str]) -> dict[str, StoredPaper]:
+        if self.fail_lookup:
+            raise StageError("qdrant away", "memory")
+        return {i: self.points[i] for i in arxiv_ids if i in self.points}
+
+    async def upsert(self, items: list[NewMemory], query: str | None) -> int:
+        if self.fail_upsert:
+            raise StageError("qdrant away", "memory")
+        for item in items:
+            self.writes += 1
+            old = self.points.get(item.paper.arxiv_id)
+            queries = (old.queries if old else []) + ([query] if query else [])
+            summary = item.summary or (old.summary if old else None)
+            self.points[item.paper.arxiv_id] = StoredPaper(
+                item.paper,
+                item.vector,
+                summary,
+                queries,
+                "t0",
+                query_keys=frozenset(query_key(q) for q in queries),
+            )
+        return len(items)
+
+    async def search(self, query: MemoryQuery) -> list[StoredPaper]:
+        scored = sorted(
+            ((float(s.vector @ query.vector), s) for s in self.points.values()),
+            key=lambda x: -x[0],
+        )
+        # Shifted to reach below 0, as Qdrant's cosine scores do (-1..1); the pipeline turns
+        # them into relevances in 0..1.
+        return [
+            StoredPaper(s.paper, s.vector, s.summary, s.queries, s.stored_at, score - 0.5)
+            for score, s in scored[: query.limit]
+        ]
+
+
+PAPERS = [
+    paper("2401.00001", "Graph neural networks for molecules"),
+    paper("2401.00002", "Galaxy cluster lensing"),
+    paper("2401.00003", "Neural networks on graphs"),
+]
