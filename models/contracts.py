@@ -216,7 +216,7 @@ class MemoryQuery:
     """A search of memory (Ingress -> MemoryWriter): the query's unit vector, how many papers,
     and an inclusive range of first-version dates."""
 
-    vector: np.ndarray
+    vector: np.ndarray = field(compare=False, repr=False)
     limit: int = 10
     start_date: date | None = None
     end_date: date | None = None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
+
+from models.contracts import SearchInfo
 
 StageState = Literal["ok", "degraded", "down"]
 
@@ -24,11 +26,24 @@ class HealthStatus(BaseModel):
     arm_id: str
     version: str
     stages: dict[str, StageHealth] = Field(default_factory=dict)
-    search: dict[str, Any] | None = Field(
+    search: SearchInfo | None = Field(
         default=None,
         description="The search source in use (api, index, hybrid) and what the local index "
         "holds: records and the newest paper's date. Null while the fetcher does not answer.",
     )
+
+
+class Limits(BaseModel):
+    """What one request may ask, and how the arm paces and bounds its work."""
+
+    max_papers: int = Field(description="Most papers one /execute answers with.")
+    query_chars: tuple[int, int] = Field(description="Shortest and longest query, characters.")
+    memory_search_limit: int = Field(description="Most papers one /memory/search answers with.")
+    body_bytes: int = Field(description="Largest request body read.")
+    arxiv_min_interval_s: float = Field(description="Seconds between two arXiv requests.")
+    max_in_flight: int = Field(description="Work requests one Ingress replica runs at once.")
+    request_deadline_s: float = Field(description="Every work request is answered within this.")
+    auth: Literal["bearer", "none"]
 
 
 class CapabilityManifest(BaseModel):
@@ -39,10 +54,10 @@ class CapabilityManifest(BaseModel):
     version: str
     description: str
     endpoints: dict[str, str]
-    input_schema: dict[str, Any]
-    output_schema: dict[str, Any]
-    limits: dict[str, Any]
-    models: dict[str, str]
-    search: dict[str, Any] | None = Field(
+    input_schema: dict[str, JsonValue] = Field(description="JSON Schema of POST /execute's body.")
+    output_schema: dict[str, JsonValue] = Field(description="JSON Schema of its answer.")
+    limits: Limits
+    models: dict[str, str] = Field(description="Stage -> what serves it.")
+    search: SearchInfo | None = Field(
         default=None, description="As in /health: the search source and the local index."
     )

@@ -109,9 +109,11 @@ class EmbedderTuning(_Slice):
 
 
 class EmbedderSettings(_Tuned):
-    """The Embedder's slice. ``model`` None: the packaged MiniLM."""
+    """The Embedder's slice. ``model`` None: the packaged MiniLM. ``dimension``: the vector
+    length the other stages were told (None: not known; the model's is used)."""
 
     model: str | None
+    dimension: int | None
     device: str
     batch_size: int
     threads: int | None
@@ -155,6 +157,7 @@ class IngressSettings(_Tuned):
     arm_id: str
     docs: bool
     max_candidates: int
+    arxiv_source: ArxivSource | None
     arxiv_min_interval_s: float
     outbox_path: str
     outbox_max_entries: int
@@ -218,10 +221,7 @@ class Settings(BaseModel):
 
     embedding_model: str | None = Field(default=None, description="None: the packaged MiniLM.")
     embedding_dimension: int | None = Field(
-        default=None,
-        ge=1,
-        le=65536,
-        description="The model's vector length; unset: read off the model's folder.",
+        default=None, ge=1, le=65536, description="Vector length; unset: the model folder's."
     )
     embedding_device: str = "cpu"
     embedding_batch_size: int = Field(
@@ -306,6 +306,7 @@ class Settings(BaseModel):
             gate=GateSettings(tuning=GateTuning(min_interval_s=self.arxiv_min_interval_s)),
             embedder=EmbedderSettings(
                 model=self.embedding_model,
+                dimension=self.embedding_dimension,
                 device=self.embedding_device,
                 batch_size=self.embedding_batch_size,
                 threads=self.embedding_threads,
@@ -337,6 +338,7 @@ class Settings(BaseModel):
                 arm_id=self.arm_id,
                 docs=self.arm_docs,
                 max_candidates=self.arxiv_max_results,
+                arxiv_source=self.arxiv_source,
                 arxiv_min_interval_s=self.arxiv_min_interval_s,
                 outbox_path=self.outbox_path,
                 outbox_max_entries=self.outbox_max_entries,

@@ -123,7 +123,7 @@ class Graph:
 
     async def embedded_texts(self) -> int:
         """Texts the Embedder actually encoded (its cache answers the rest)."""
-        return int((await self.handle("Embedder").info.remote())["texts_total"])
+        return int((await self.handle("Embedder").info.remote()).texts_total)
 
     def stage_items(self) -> dict[str, float]:
         """ray_arm_stage_items_total per stage, summed over replicas, from Ray's endpoint."""

@@ -42,6 +42,7 @@ class Embedder:
         self.core = TextEmbedder(
             settings.model, device=device, batch_size=settings.batch_size, workers=workers
         )
+        self.core.require_dimension(settings.dimension)  # what memory's collection was sized to
         self.cache = VectorCache(settings.tuning.cache_size)
         self.batcher = ContinuousBatcher(
             functools.partial(embed_deduplicated, self.core, self.cache),

@@ -53,6 +53,15 @@ class TextEmbedder:
     def loaded(self) -> bool:
         return self._model is not None
 
+    def require_dimension(self, expected: int | None) -> None:
+        """Raise unless the model makes ``expected``-d vectors (None: nothing to check): the
+        size the other stages were configured with (EMBEDDING_DIMENSION) must be the model's."""
+        if expected not in (None, self.dimension):
+            raise ValueError(
+                f"EMBEDDING_DIMENSION is {expected} but {self.model_name} makes "
+                f"{self.dimension}-d vectors: unset it or set {self.dimension}"
+            )
+
     def close(self) -> None:
         """Stop the encode workers and drop the model; ``embed`` fails afterwards."""
         if self._pool is not None:

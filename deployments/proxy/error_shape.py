@@ -145,7 +145,7 @@ async def _send_error(
 ) -> None:
     message = text[:MESSAGE_CHARS] or f"HTTP {status}"
     error = ErrorBody(error=error_kind(status, message), message=message, request_id=request_id)
-    payload = json.dumps(error.model_dump()).encode()
+    payload = json.dumps(error.model_dump(exclude={"detail"})).encode()  # no 422s here
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),

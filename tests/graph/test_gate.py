@@ -9,6 +9,7 @@ import itertools
 from typing import Any
 
 from arm_dev.arxiv import SAMPLE_CORPUS, StandIn, load_records
+from models.contracts import SearchRequest
 from models.settings import Settings
 
 QUERIES = ["attention", "graph", "quantum", "galaxy", "retrieval", "exoplanet"]
@@ -30,7 +31,9 @@ def _gate_app(api_url: str, interval_s: float) -> Any:
 
 def _searches(handle: Any, queries: list[str]) -> list[Any]:
     async def load() -> list[Any]:
-        return await asyncio.gather(*(handle.search.remote(q, None, None, 5) for q in queries))
+        return await asyncio.gather(
+            *(handle.search.remote(SearchRequest(q, max_results=5)) for q in queries)
+        )
 
     return asyncio.run(load())
 

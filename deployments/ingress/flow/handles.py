@@ -92,4 +92,5 @@ def research_pipeline(
         outbox=MemoryOutbox(settings.outbox_path, settings.outbox_max_entries),
         memory_write_timeout_s=settings.memory_write_timeout_s,
         deadline_s=settings.request_deadline_s,
+        search_needs_no_vector=settings.arxiv_source == "api",
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -48,11 +48,18 @@ from models.research import (
 T = TypeVar("T")
 
 
+def _abandon(task: asyncio.Future[Any]) -> None:
+    """Stop a task whose result is no longer wanted; its error, if any, is not reported."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
 class ResearchPipeline:
     """The request flow over the four stages behind the Ingress.
 
     At most ``max_candidates`` papers are asked of the search, about ``candidate_factor``
     times ``max_papers``. ``stage_info`` names what serves each stage, for provenance.
+    ``search_needs_no_vector``: the search source is configured to be the arXiv API.
     """
 
     def __init__(
@@ -69,6 +76,7 @@ class ResearchPipeline:
         outbox: MemoryOutbox | None = None,
         memory_write_timeout_s: float = 10.0,
         deadline_s: float = 60.0,
+        search_needs_no_vector: bool = False,
     ) -> None:
         self.fetcher = fetcher
         self.embedder = embedder
@@ -83,6 +91,8 @@ class ResearchPipeline:
         # Writes the MemoryWriter did not take (restarting, store away) wait on disk.
         self.writes = DurableWrites(memory.upsert, outbox, memory_write_timeout_s)
         self.deadline_s = deadline_s
+        # The configured source is the arXiv API (ARXIV_SOURCE=api): configuration, not a call.
+        self.search_needs_no_vector = search_needs_no_vector
 
     async def drain_outbox(self) -> None:
         """Hand the outbox's writes to memory until they land, for ever (cancel to stop)."""
@@ -134,21 +144,28 @@ class ResearchPipeline:
             ) from None
 
     async def _search(self, work: Work) -> None:
-        """1-2. The query embedded once, then handed to the search with the request (the local
-        index needs it; the fetcher calls no other stage). One entry per paper, at most the
-        number asked for (a source may list one twice)."""
+        """1-2. The query embedded once and handed to the search with the request (the local
+        index needs it; the fetcher calls no other stage). With the API source configured the
+        search needs no vector: it runs while the query is embedded. One entry per paper, at
+        most the number asked for (a source may list one twice)."""
         started = time.perf_counter()
         req, wanted = work.req, self.wanted(work.req.max_papers)
-        work.query_vector = await self.embed_query(req.query)
-        request = SearchRequest(
-            req.query,
-            max_results=wanted,
-            start_date=req.start_date,
-            end_date=req.end_date,
-            categories=req.categories or (),
-            query_vector=work.query_vector,
-        )
-        work.found = await self.fetcher.search(request)
+        embedding = asyncio.ensure_future(self.embed_query(req.query))
+        try:
+            vector = None if self.search_needs_no_vector else await embedding
+            request = SearchRequest(
+                req.query,
+                max_results=wanted,
+                start_date=req.start_date,
+                end_date=req.end_date,
+                categories=req.categories or (),
+                query_vector=vector,
+            )
+            work.found = await self.fetcher.search(request)
+            work.query_vector = await embedding
+        except BaseException:
+            _abandon(embedding)
+            raise
         work.timed("search", started)
         work.warnings.extend(work.found.warnings)
         work.candidates = list({p.arxiv_id: p for p in work.found.papers}.values())[:wanted]

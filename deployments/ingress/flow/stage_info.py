@@ -24,7 +24,7 @@ logger = arm_logger(__name__)
 SEARCH_INFO_TTL_S = 60.0  # how long the search source's answer is shown unchanged
 SEARCH_INFO_TIMEOUT_S = 2.0  # an ops endpoint waits this long for the fetcher, at most
 SEARCH_INFO_RETRY_S = 10.0  # after a failure, answer without it this long
-MODELS_RETRY_S = 2.0  # while a stage starts, ask its model again this often
+MODELS_RETRY_S = (2.0, 60.0)  # while a stage starts, ask again after 2 s, doubling up to 60 s
 
 
 class StageInfo:
@@ -48,7 +48,7 @@ class StageInfo:
     async def learn_models(self, attempts: int | None = None) -> None:
         """Ask the embedder and the summarizer what serves them, until both answer (or
         ``attempts`` tries, for tests)."""
-        tried = 0
+        tried, pause = 0, MODELS_RETRY_S[0]
         while attempts is None or tried < attempts:
             tried += 1
             try:
@@ -56,7 +56,8 @@ class StageInfo:
             except Exception as exc:  # a stage still starting: ask again shortly
                 logger.info("stage models not known yet: %s", unwrap(exc))
                 if attempts is None or tried < attempts:
-                    await asyncio.sleep(MODELS_RETRY_S)
+                    await asyncio.sleep(pause)
+                    pause = min(MODELS_RETRY_S[1], pause * 2)
                 continue
             self.models.update(embedder=emb.model, summarizer=f"{summ.backend}:{summ.model}")
             return

@@ -4,7 +4,7 @@ request models themselves."""
 from __future__ import annotations
 
 from deployments.ingress.http.app import MAX_BODY_BYTES
-from models.health import CapabilityManifest
+from models.health import CapabilityManifest, Limits
 from models.research import MemorySearchRequest, ResearchRequest, ResearchResponse, field_bounds
 from models.settings import IngressSettings
 from models.version import arm_version
@@ -36,15 +36,15 @@ def capability_manifest(
         endpoints=endpoints,
         input_schema=ResearchRequest.model_json_schema(),
         output_schema=ResearchResponse.model_json_schema(),
-        limits={
-            "max_papers": field_bounds(ResearchRequest, "max_papers")[1],
-            "query_chars": list(field_bounds(ResearchRequest, "query")),
-            "memory_search_limit": field_bounds(MemorySearchRequest, "limit")[1],
-            "body_bytes": MAX_BODY_BYTES,
-            "arxiv_min_interval_s": settings.arxiv_min_interval_s,
-            "max_in_flight": settings.max_in_flight,
-            "request_deadline_s": settings.request_deadline_s,
-            "auth": "bearer" if auth_required else "none",
-        },
+        limits=Limits(
+            max_papers=field_bounds(ResearchRequest, "max_papers")[1],
+            query_chars=field_bounds(ResearchRequest, "query"),
+            memory_search_limit=field_bounds(MemorySearchRequest, "limit")[1],
+            body_bytes=MAX_BODY_BYTES,
+            arxiv_min_interval_s=settings.arxiv_min_interval_s,
+            max_in_flight=settings.max_in_flight,
+            request_deadline_s=settings.request_deadline_s,
+            auth="bearer" if auth_required else "none",
+        ),
         models=dict(models),
     )

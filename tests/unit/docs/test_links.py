@@ -1,7 +1,6 @@
 """Every relative link in README.md and docs/*.md points to a file of the repository, and every
-``#anchor`` to a heading of the file it names (GitHub's heading ids). Links into
-docs/examples/ wait for the examples to be captured: while that folder holds no JSON, they are
-the one exception, reported as a skip."""
+``#anchor`` to a heading of the file it names (GitHub's heading ids), the captured examples of
+docs/examples/ included."""
 
 from __future__ import annotations
 
@@ -54,27 +53,20 @@ def links(path: Path) -> list[str]:
     ]
 
 
-def _pending_example(target: Path) -> bool:
-    return target.parent == EXAMPLES and not any(EXAMPLES.glob("*.json"))
-
-
 @pytest.mark.parametrize("doc", DOCS, ids=[str(d.relative_to(ROOT)) for d in DOCS])
 def test_relative_links_resolve(doc: Path) -> None:
     broken: list[str] = []
-    pending: list[str] = []
     for link in links(doc):
         file_part, _, anchor = link.partition("#")
         target = (doc.parent / file_part).resolve() if file_part else doc
         if not target.exists():
-            (pending if _pending_example(target) else broken).append(link)
+            broken.append(link)
             continue
         if anchor and target.suffix == ".md" and anchor not in anchors(target.read_text()):
             broken.append(f"{link} (no such heading)")
         elif not target.is_relative_to(ROOT):
             broken.append(f"{link} (outside the repository)")
     assert broken == [], f"{doc.name}: broken links {broken}"
-    if pending:
-        pytest.skip(f"{doc.name}: {len(pending)} link(s) to docs/examples wait for a capture")
 
 
 def test_anchor_ids_follow_github() -> None:

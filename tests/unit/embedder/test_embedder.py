@@ -110,3 +110,10 @@ async def test_the_batcher_reports_a_dead_worker() -> None:
     with pytest.raises(RuntimeError, match="batch worker died"):
         batcher.check()  # Serve replaces the replica instead of letting calls hang
     await batcher.close()
+
+
+def test_a_configured_dimension_other_than_the_models_is_refused(embedder: TextEmbedder) -> None:
+    embedder.require_dimension(None)
+    embedder.require_dimension(384)
+    with pytest.raises(ValueError, match=r"EMBEDDING_DIMENSION is 768 but .* makes 384-d"):
+        embedder.require_dimension(768)

@@ -234,3 +234,25 @@ def test_from_the_api_the_query_vector_is_sent_and_papers_embedded_after() -> No
     assert given is not None and np.allclose(given, bag_of_words("graph neural networks"))
     assert stages["embedder"].texts[0] == "graph neural networks"
     assert len(stages["embedder"].texts) == 1 + len(PAPERS)
+
+
+def test_with_the_api_source_configured_the_search_runs_while_the_query_is_embedded() -> None:
+    pipeline, stages = make()
+    pipeline.search_needs_no_vector = True  # what ARXIV_SOURCE=api gives the Ingress
+    order: list[str] = []
+    embed, search = stages["embedder"].embed, stages["fetcher"].search
+
+    async def slow_embed(texts: list[str]) -> np.ndarray:
+        await asyncio.sleep(0.05)
+        order.append(f"embedded {len(texts)}")
+        return await embed(texts)
+
+    async def recorded_search(request: Any) -> Any:
+        order.append("searched")
+        return await search(request)
+
+    stages["embedder"].embed, stages["fetcher"].search = slow_embed, recorded_search
+    body = run(pipeline, max_papers=2)
+    assert order[:2] == ["searched", "embedded 1"]  # the search did not wait for the query
+    assert stages["fetcher"].given_vectors == [None]
+    assert [p.relevance_score > 0 for p in body.papers] == [True, True]  # ranked all the same
