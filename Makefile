@@ -116,7 +116,7 @@ standin: $(STAMP)
 	$(PY) -m arm_dev.arxiv --host $(HOST) --port 8081
 
 eval-summaries: $(STAMP)
-	$(PY) -m bench.quality.summaries --data ../shared/scitldr/scitldr_a_dev.jsonl
+	$(PY) -m bench.summaries --data ../shared/scitldr/scitldr_a_dev.jsonl
 
 bench: $(STAMP)
 	$(PY) -m bench.load
@@ -137,7 +137,8 @@ soak: $(STAMP)
 
 # Known-item retrieval on SciTLDR-A (docs/quality.md, "Search quality"): one JSON line.
 bench-retrieval: $(STAMP)
-	$(PY) -m bench.quality.retrieval
+	$(PY) -m bench.retrieval
 
 clean:
 	rm -rf $(VENV) $(VLLM_CPU_VENV) $(GPU_VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -f data/serve_config.host-*.yaml

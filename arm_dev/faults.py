@@ -1,6 +1,6 @@
 """Faults injected into a running graph from outside, as an operator's accident would: a stage's
 replica process killed (SIGKILL), and the checks that follow it (the stage back, nothing an
-answered request found missing from memory). Used by tests/graph/test_faults.py and bench.soak;
+answered request found missing from memory). Used by tests/graph/test_faults.py and bench.load.soak;
 needs a driver connected to the graph's Ray cluster (``ray.init``).
 """
 

@@ -10,18 +10,14 @@
     baseline/   the baseline app: ``seed_arm``, the seed design the load run compares against
     data/       shared data: ``corpus`` (records and queries for the load runs), ``scitldr``
 
-The commands the README, the Makefile and the code's docstrings name stay as they were: each is
-a three-line module here that runs the grouped one, and nothing else.
+Each is run as ``python -m bench.<group>.<module>``, except the documented quality commands
+and the load run, whose short names other docs and issues use:
 
     python -m bench.load              bench/load/__main__.py (the package itself)
-    python -m bench.soak              bench/soak.py             -> bench.load.soak
-    python -m bench.autoscale         bench/autoscale.py        -> bench.load.autoscale
     python -m bench.retrieval         bench/retrieval.py        -> bench.quality.retrieval
     python -m bench.summaries         bench/summaries.py        -> bench.quality.summaries
-    python -m bench.train_extractive  bench/train_extractive.py -> bench.training.sentence_scorer
-    python -m bench.train_context     bench/train_context.py    -> bench.training.context_scorer
 
-The Makefile's targets call the grouped modules. Imports run one way: the entry modules import
+Imports run one way: the entry modules import
 the groups, ``load`` and ``quality`` and ``training`` import ``data``, nothing imports an entry
 module, and ``arm_dev`` imports nothing from ``bench``.
 """

@@ -14,7 +14,7 @@ Everything here pickles, so it survives Ray.
     ArxivFetcher   SearchRequest      SearchResult               SearchInfo (source, index)
     Embedder       list[str]          np.ndarray (n, dimension)  EmbedderInfo
     Summarizer     title, abstract    SummaryOutcome             SummarizerInfo
-    MemoryWriter   list[str] ids      dict[str, StoredPaper]     -
+    MemoryWriter   list[str] ids      dict[str, StoredPaper]     MemoryInfo
                    list[NewMemory]    int (written)
                    MemoryQuery        list[StoredPaper]
 """
@@ -220,6 +220,15 @@ class MemoryQuery:
     limit: int = 10
     start_date: date | None = None
     end_date: date | None = None
+
+
+class MemoryInfo(BaseModel):
+    """What memory is and holds (MemoryWriter.info); never a path."""
+
+    mode: Literal["embedded", "server"] = Field(description="Qdrant in-process, or a server.")
+    collection: str
+    dimension: int | None = Field(description="Vector length; null before the first write.")
+    papers: int = Field(ge=0, description="Papers stored.")
 
 
 class MemoryStage(Protocol):

@@ -1,7 +1,7 @@
 """Autoscaling, shown: drive one stage past its ``target_ongoing_requests``, watch Serve add
 replicas, stop, watch it remove them.
 
-    python -m bench.autoscale [--load-s 60] [--idle-s 60] [--concurrency 16] [--plot PATH]
+    python -m bench.load.autoscale [--load-s 60] [--idle-s 60] [--concurrency 16] [--plot PATH]
 
 The stage is the Summarizer with the OpenAI-compatible backend against the local stand-in, which
 answers each call after ``--llm-latency-s`` (a remote LLM: the stage waits, it does not compute,
@@ -199,7 +199,7 @@ def plot(report: Report, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.autoscale",
+        prog="python -m bench.load.autoscale",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,6 +1,6 @@
 """Soak: mixed cold and warm load on the real graph with a replica killed every two minutes.
 
-    python -m bench.soak [--minutes 10] [--concurrency 32] [--kill-every-s 120]
+    python -m bench.load.soak [--minutes 10] [--concurrency 32] [--kill-every-s 120]
 
 The graph (``graph.build_app``, extractive summaries) runs against the local arXiv stand-in over
 the shared corpus (a generated one without ``../shared``), with no politeness interval. Callers
@@ -180,7 +180,7 @@ async def kill_and_sample(soak: Soak, kill_every_s: float, seconds: float) -> No
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.soak",
+        prog="python -m bench.load.soak",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,6 +1,6 @@
 """Fine-tune the extractive summarizer's contextual sentence scorer on SciTLDR-A train.
 
-    python -m bench.train_context [--train PATH] [--dev PATH] [--epochs 3]
+    python -m bench.training.context_scorer [--train PATH] [--dev PATH] [--epochs 3]
 
 MiniLM (the packaged one) reads each training abstract whole and learns to rate its sentences
 (``deployments.summarizer.context_scorer``) with a listwise loss: cross-entropy between the

@@ -1,6 +1,6 @@
 """Fit the extractive summarizer's sentence scorer on SciTLDR-A train.
 
-    python -m bench.train_extractive [--data ../shared/scitldr/scitldr_a_train.jsonl]
+    python -m bench.training.sentence_scorer [--data ../shared/scitldr/scitldr_a_train.jsonl]
 
 For every sentence of every training abstract: the features the summarizer computes at serving
 time (``deployments.summarizer.sentence_scorer``, MiniLM vectors from the project's own

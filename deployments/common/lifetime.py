@@ -5,6 +5,10 @@ awaits the coroutine it returns. Python's garbage collector may call ``__del__``
 anywhere; an ``async def __del__`` would leave it a coroutine that is never awaited (a warning
 in every replica's log). ``on_shutdown`` makes a ``__del__`` that hands Serve the release once
 and gives the collector nothing.
+
+The Ingress is the exception: Serve's ingress wrapper awaits a user ``__del__`` only when it is
+a coroutine function (it calls a plain one and drops what it returns), and its own ``__del__``
+is already async; the Ingress wraps ``on_shutdown`` in an ``async def __del__``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from deployments.common.lifetime import on_shutdown
 from deployments.common.logs import arm_logger
 from deployments.common.metrics import MemoryMetrics
 from deployments.memory.paper_memory import PaperMemory
-from models.contracts import MemoryQuery, NewMemory, StoredPaper
+from models.contracts import MemoryInfo, MemoryQuery, NewMemory, StoredPaper
 from models.settings import MemorySettings, read_secret
 
 logger = arm_logger(__name__)
@@ -67,7 +67,16 @@ class MemoryWriter:
         return await self._run("search", 1, self.core.search, query)
 
     async def count(self) -> int:
+        """Papers stored."""
         return await self._run("count", 0, self.core.count)
+
+    async def info(self) -> MemoryInfo:
+        """What memory is and holds."""
+        core = self.core
+        papers = await self.count()
+        return MemoryInfo(
+            mode=core.mode, collection=core.collection, dimension=core.dimension, papers=papers
+        )
 
     async def check_health(self) -> None:
         # Through the same thread as every other call, so a wedged store shows here; a probe

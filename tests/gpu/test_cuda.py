@@ -26,30 +26,15 @@ def test_embedder_on_cuda_matches_cpu() -> None:
 
 
 def test_graph_gives_the_embedder_a_gpu_from_the_config(tmp_path: Path) -> None:
-    import ray
     from ray import serve
 
-    from arm_dev.arxiv import SAMPLE_CORPUS, StandIn, load_records
-    from graph import build_app
+    from arm_dev.harness import arxiv_standin, deploy_graph, graph_args, serve_started
 
-    with StandIn(load_records([SAMPLE_CORPUS])) as arxiv:
-        ray.init(num_cpus=8)
-        try:
-            app = build_app(
-                {
-                    "arxiv_api_url": arxiv.url,
-                    "arxiv_min_interval_s": 0.0,
-                    "qdrant_path": str(tmp_path / "q"),
-                    "index_path": str(tmp_path / "index"),  # never the checkout's ./data/index
-                },
-                options={"Embedder": {"ray_actor_options": {"num_cpus": 1, "num_gpus": 1}}},
-            )
-            serve.run(app, name="gpu", route_prefix="/gpu")
-            info = serve.get_deployment_handle("Embedder", app_name="gpu").info.remote().result()
-            assert info.device == "cuda"
-        finally:
-            serve.shutdown()
-            ray.shutdown()
+    on_gpu = {"Embedder": {"ray_actor_options": {"num_cpus": 1, "num_gpus": 1}}}
+    with serve_started(proxy_errors=True, num_cpus=8), arxiv_standin() as arxiv:
+        deploy_graph("gpu", graph_args(arxiv.url, tmp_path), options=on_gpu)
+        info = serve.get_deployment_handle("Embedder", app_name="gpu").info.remote().result()
+    assert info.device == "cuda"
 
 
 @pytest.mark.vllm
@@ -60,47 +45,28 @@ def test_real_vllm_summarizer_in_the_graph(tmp_path: Path) -> None:
     shape); otherwise the tiny random model of arm_dev.tiny_llm (nothing is downloaded).
     """
     import httpx
-    import ray
-    from ray import serve
 
-    from arm_dev.arxiv import SAMPLE_CORPUS, StandIn, load_records
+    from arm_dev.harness import arxiv_standin, deploy_graph, graph_args, serve_started
     from arm_dev.tiny_llm import build_tiny_llm
-    from graph import build_app
 
     given = os.environ.get("SUMMARIZER_MODEL")
     model = Path(given) if given else build_tiny_llm(tmp_path / "tiny-llm")
     if not model.is_dir():
         pytest.skip(f"SUMMARIZER_MODEL={given} is not a local model folder")
-    with StandIn(load_records([SAMPLE_CORPUS])) as arxiv:
-        ray.init()
-        try:
-            app = build_app(
-                {
-                    "arxiv_api_url": arxiv.url,
-                    "arxiv_min_interval_s": 0.0,
-                    "qdrant_path": str(tmp_path / "q"),
-                    "index_path": str(tmp_path / "index"),  # never the checkout's ./data/index
-                    "summarizer_backend": "vllm",  # the model id comes from llm_config
-                    "llm_config": {
-                        "model_loading_config": {
-                            "model_id": "local-tldr",
-                            "model_source": str(model),
-                        },
-                        "engine_kwargs": {"max_model_len": 1024, "gpu_memory_utilization": 0.5},
-                        "deployment_config": {"num_replicas": 1},
-                    },
-                }
-            )
-            serve.run(app, name="vllm", route_prefix="/vllm")
-            port = serve.context._get_global_client().http_config.port
-            body = httpx.post(
-                f"http://127.0.0.1:{port}/vllm/execute",
-                timeout=600,
-                json={"query": "surface code decoding", "max_papers": 1},
-            ).json()
-        finally:
-            serve.shutdown()
-            ray.shutdown()
+    llm_config = {
+        "model_loading_config": {"model_id": "local-tldr", "model_source": str(model)},
+        "engine_kwargs": {"max_model_len": 1024, "gpu_memory_utilization": 0.5},
+        "deployment_config": {"num_replicas": 1},
+    }
+    with serve_started(proxy_errors=True) as cluster, arxiv_standin() as arxiv:
+        # The vllm backend; the model id comes from llm_config.
+        args = graph_args(arxiv.url, tmp_path, summarizer_backend="vllm", llm_config=llm_config)
+        deploy_graph("vllm", args)
+        body = httpx.post(
+            f"{cluster.url}/vllm/execute",
+            timeout=600,
+            json={"query": "surface code decoding", "max_papers": 1},
+        ).json()
     assert body["provenance"]["models"]["summarizer"] == "vllm:local-tldr"
     summary = body["papers"][0]["summary"]
     assert summary and "<think>" not in summary

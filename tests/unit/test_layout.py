@@ -4,6 +4,7 @@ stay thin, nothing hides imports behind E402 banners."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -96,23 +97,61 @@ def _deployment_classes() -> list[tuple[Path, ast.ClassDef]]:
     return found
 
 
+UNTYPED = re.compile(r"\b(dict|Mapping)\[str, Any\]|\bdict\b(?!\[)|\bAny\b")
+
+
+def _stage_interfaces() -> list[tuple[str, ast.ClassDef]]:
+    """Every class whose methods one stage calls on another: the deployments, the Protocols
+    of models.contracts, the handle adapters the Ingress calls them through."""
+    classes = [(str(m.relative_to(ROOT)), c) for m, c in _deployment_classes()]
+    for path in (ROOT / "models" / "contracts.py", ROOT / "deployments/ingress/flow/handles.py"):
+        tree = ast.parse(path.read_text())
+        classes += [
+            (path.name, n)
+            for n in tree.body
+            if isinstance(n, ast.ClassDef)
+            and ("Protocol" in map(ast.unparse, n.bases) or n.name.endswith("Handle"))
+        ]
+    return classes
+
+
 def test_stage_methods_take_typed_requests_not_long_argument_lists() -> None:
     """What one stage asks of another travels as one typed request (models.contracts): no
-    stage method takes more than four positional parameters or an untyped dict."""
-    classes = _deployment_classes()
-    assert len(classes) >= 6
-    for module, cls in classes:
+    stage method takes more than four positional parameters besides ``self``, or an untyped
+    dict (or ``Any``), in or out."""
+    classes = _stage_interfaces()
+    assert len(classes) >= 6 + 4 + 4
+    for where_file, cls in classes:
         for fn in cls.body:
             if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
             if fn.name.startswith("_") or fn.name == "reconfigure":  # Serve's own signature
                 continue
-            where = f"{module.relative_to(ROOT)}: {cls.name}.{fn.name}"
-            assert len(fn.args.args) <= 4, f"{where} takes {len(fn.args.args)} positionals"
-            signature = (
-                ast.unparse(fn.args) + " -> " + (ast.unparse(fn.returns) if fn.returns else "")
-            )
-            assert "dict[str, Any]" not in signature, f"{where}: an untyped dict"
+            where = f"{where_file}: {cls.name}.{fn.name}"
+            positionals = [a.arg for a in fn.args.args if a.arg != "self"]
+            assert len(positionals) <= 4, f"{where} takes {positionals}"
+            annotations = [a.annotation for a in fn.args.args + fn.args.kwonlyargs]
+            signature = " ".join(ast.unparse(a) for a in [*annotations, fn.returns] if a)
+            assert not UNTYPED.search(signature), f"{where}: untyped ({signature})"
+
+
+def test_the_public_api_and_stage_answers_are_typed_models() -> None:
+    """No field of a public answer or of a stage's answer is an untyped dict or ``Any``."""
+    from pydantic import BaseModel
+
+    from models import contracts, health, research
+
+    models = [
+        m
+        for module in (contracts, health, research)
+        for m in vars(module).values()
+        if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == module.__name__
+    ]
+    assert len(models) >= 10
+    for model in models:
+        for name, field in model.model_fields.items():
+            shown = str(field.annotation)
+            assert "typing.Any" not in shown, f"{model.__name__}.{name}: {shown}"
 
 
 def _module_imports(path: Path, known: set[str]) -> set[str]:

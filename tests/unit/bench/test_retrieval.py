@@ -1,4 +1,4 @@
-"""bench.retrieval's pure parts: the metrics and the documents, with no data and no model."""
+"""bench.quality.retrieval's pure parts: the metrics and the documents, no data, no model."""
 
 from __future__ import annotations
 

@@ -59,6 +59,8 @@ def test_the_memory_writer_releases_the_store(tmp_path: Path) -> None:
     async def lifetime() -> None:
         writer = cls(MemoryWriter)(stages.memory)
         assert await writer.count() == 0
+        info = await writer.info()
+        assert (info.mode, info.dimension, info.papers) == ("embedded", 8, 0)
         await writer.check_health()
         await writer.__del__()  # as Serve calls it: on the loop, the result awaited
 

@@ -162,7 +162,7 @@ def test_candidates_are_capped() -> None:
     assert stages["fetcher"].asked[-1] == 8  # never more than max_candidates
 
 
-def test_stage_models_unknown_while_a_stage_restarts_is_no_failure() -> None:
+def test_models_unknown_while_a_stage_restarts_is_no_failure() -> None:
     pipeline, stages = make()
 
     async def restarting() -> SummarizerInfo:
