@@ -54,6 +54,25 @@ EXAMPLES: tuple[Example, ...] = (
         },
         200,
     ),
+    Example(  # the same again: answered from the search's cache and memory
+        "execute_dates_again",
+        "POST",
+        "/execute",
+        {
+            "query": "entangled photons",
+            "max_papers": 2,
+            "start_date": "2007-04-01",
+            "end_date": "2007-04-30",
+        },
+        200,
+    ),
+    Example(
+        "execute_categories",
+        "POST",
+        "/execute",
+        {"query": "how do neutrinos get their mass", "max_papers": 3, "categories": ["hep-ph"]},
+        200,
+    ),
     Example(
         "execute_422_bad_date",
         "POST",
