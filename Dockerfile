@@ -33,4 +33,5 @@ print('\n'.join(d for d in deps if not d.startswith('research-arm')))" > /tmp/re
 COPY --chown=ray:users README.md graph.py serve_config.yaml ./
 COPY --chown=ray:users deployments ./deployments
 COPY --chown=ray:users models ./models
-RUN pip install --no-cache-dir --no-deps .
+COPY --chown=ray:users client ./client
+RUN pip install --no-cache-dir --no-deps ./client .

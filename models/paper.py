@@ -6,8 +6,9 @@ import hashlib
 import uuid
 from datetime import date
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import model_validator
 
+from arm_client.models import Paper as ApiPaper
 from models.citations import apa_citation, bibtex_entry
 
 # A fixed namespace: the same arXiv id maps to the same point id in memory, in the index and in
@@ -31,35 +32,11 @@ def from_day_key(value: int) -> date:
     return date(value // 10000, value // 100 % 100, value % 100)
 
 
-class Paper(BaseModel):
-    """One arXiv paper. Field names up to ``citation`` are the seed's, kept for the orchestrator.
-
-    ``citation`` (APA 7) and ``bibtex`` are always rendered from the metadata here, whatever a
+class Paper(ApiPaper):
+    """A paper as the arm makes it: the API's ``Paper`` (``arm_client.models``), with
+    ``citation`` (APA 7) and ``bibtex`` always rendered from the metadata here, whatever a
     caller passes in, so that no model ever writes a reference.
     """
-
-    title: str
-    authors: list[str] = Field(default_factory=list, description="Author display names, in order.")
-    abstract: str = ""
-    url: str = Field(description="The abstract page (the feed's alternate link).")
-    published_date: date = Field(description="Date of the first version (UTC).")
-    summary: str | None = Field(default=None, description="A TLDR; null when none could be made.")
-    relevance_score: float = Field(default=0.0, ge=0.0, le=1.0)
-    citation: str = Field(default="", description="APA 7 reference, rendered from metadata.")
-
-    arxiv_id: str = Field(description="Version-less id: 2104.12255 or hep-ex/0406020.")
-    version: int = Field(default=1, ge=1)
-    pdf_url: str | None = None
-    updated_date: date | None = None
-    primary_category: str | None = None
-    categories: list[str] = Field(default_factory=list)
-    doi: str | None = Field(default=None, description="The publisher's DOI, when arXiv has one.")
-    journal_ref: str | None = None
-    comment: str | None = None
-    author_affiliations: list[list[str]] = Field(
-        default_factory=list, description="Affiliations per author, aligned with `authors`."
-    )
-    bibtex: str = Field(default="", description="BibTeX @misc entry, rendered from metadata.")
 
     @model_validator(mode="after")
     def _render_citations(self) -> Paper:

@@ -1,200 +1,42 @@
-"""Schemas of ``POST /execute`` and ``POST /memory/search``, split by direction."""
+"""Schemas of ``POST /execute`` and ``POST /memory/search``: defined once, in the client
+distribution (``arm_client.models``), and used by the server from here."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-    model_validator,
+from pydantic import BaseModel
+
+from arm_client.models import (
+    MAX_DATE,
+    MIN_DATE,
+    ArxivCategory,
+    ErrorBody,
+    ErrorKind,
+    FieldError,
+    MemorySearchRequest,
+    MemorySearchResponse,
+    Provenance,
+    ResearchRequest,
+    ResearchResponse,
+    StageTiming,
 )
 
-from models.paper import Paper
-
-# Four-digit years only: arXiv's date syntax and the stores' YYYYMMDD keys assume them
-# (``date(1, 1, 1).strftime("%Y%m%d")`` is "10101").
-MIN_DATE, MAX_DATE = date(1000, 1, 1), date(9999, 12, 31)
-_DateField = Field(
-    default=None, description=f"ISO date, YYYY-MM-DD (inclusive), {MIN_DATE} to {MAX_DATE}."
-)
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# arXiv category names: cs.LG, hep-th, math.AG, astro-ph.GA, q-bio.NC, stat.ML ...
-ArxivCategory = Annotated[
-    str, StringConstraints(pattern=r"^[a-z][a-z-]{0,15}(\.[A-Za-z-]{1,10})?$")
+__all__ = [
+    "MAX_DATE",
+    "MIN_DATE",
+    "ArxivCategory",
+    "ErrorBody",
+    "ErrorKind",
+    "FieldError",
+    "MemorySearchRequest",
+    "MemorySearchResponse",
+    "Provenance",
+    "ResearchRequest",
+    "ResearchResponse",
+    "StageTiming",
+    "field_bounds",
 ]
-
-
-def _check_text(value: str, field: str) -> str:
-    """Strip, fold ordinary whitespace, refuse other control characters."""
-    bad = [c for c in value if unicodedata.category(c) == "Cc" and c not in "\t\n\r"]
-    if bad:
-        raise ValueError(
-            f"{field} contains control character(s) {sorted({hex(ord(c)) for c in bad})}"
-        )
-    return " ".join(value.split())
-
-
-def _clean_query(value: str) -> str:
-    value = _check_text(value, "query")
-    if len(value) < 3:
-        raise ValueError("query must have at least 3 characters besides white space")
-    return value
-
-
-class _DateRange(BaseModel):
-    start_date: date | None = _DateField
-    end_date: date | None = _DateField
-
-    @field_validator("start_date", "end_date", mode="before")
-    @classmethod
-    def _iso_only(cls, value: object) -> object:
-        # Only "YYYY-MM-DD" (then pydantic checks it is a real day: 2023-02-30 is refused);
-        # pydantic alone would also take a Unix timestamp such as 20230101.
-        if value is None or isinstance(value, date):
-            return value
-        if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
-            return value.strip()
-        raise ValueError("must be a date as YYYY-MM-DD")
-
-    @field_validator("start_date", "end_date", mode="after")
-    @classmethod
-    def _in_range(cls, value: date | None) -> date | None:
-        if value is not None and not MIN_DATE <= value <= MAX_DATE:
-            raise ValueError(f"must be between {MIN_DATE} and {MAX_DATE}")
-        return value
-
-    @model_validator(mode="after")
-    def _start_before_end(self) -> _DateRange:
-        if self.start_date and self.end_date and self.start_date > self.end_date:
-            raise ValueError(f"start_date {self.start_date} is after end_date {self.end_date}")
-        return self
-
-
-class ResearchRequest(_DateRange):
-    """What the orchestrator asks for."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    query: str = Field(min_length=3, max_length=500, description="Free text; not arXiv syntax.")
-    max_papers: int = Field(default=5, ge=1, le=20)
-    include_summaries: bool = True
-    categories: list[ArxivCategory] | None = Field(
-        default=None,
-        max_length=20,
-        description="Only papers in any of these arXiv categories (cs.LG, hep-th, ...).",
-    )
-
-    @field_validator("query", mode="after")
-    @classmethod
-    def _clean_query(cls, value: str) -> str:
-        return _clean_query(value)
-
-
-class StageTiming(BaseModel):
-    """Wall-clock time one stage took for this request, in milliseconds."""
-
-    stage: str
-    ms: float
-
-
-class Provenance(BaseModel):
-    """Where an answer came from, for audit and debugging."""
-
-    arm_id: str
-    request_id: str
-    timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    sources: list[str]
-    method: str
-    models: dict[str, str] = Field(description="Stage -> model or backend that served it.")
-    timings: list[StageTiming] = Field(default_factory=list)
-    cache: dict[str, int] = Field(
-        default_factory=dict,
-        description="Counts of work skipped: arxiv_cache_hit (0/1), memory_hits, "
-        "index_hits, embedded, summaries_made, summaries_reused.",
-    )
-    found_in: dict[str, str] = Field(
-        default_factory=dict,
-        description="arXiv id -> where the search found the paper: api or index.",
-    )
-
-    @field_validator("timestamp")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class ResearchResponse(BaseModel):
-    """What the orchestrator gets back."""
-
-    papers: list[Paper]
-    total_found: int = Field(ge=0, description="arXiv's opensearch:totalResults for the query.")
-    query_used: str = Field(description="The arXiv search_query actually sent.")
-    search_time_ms: float = Field(ge=0)
-    confidence: float = Field(ge=0.0, le=1.0, description="Mean relevance; 0 with no papers.")
-    provenance: Provenance
-    warnings: list[str] = Field(default_factory=list)
-
-
-class MemorySearchRequest(_DateRange):
-    """A semantic search over papers the arm has stored."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    query: str = Field(min_length=3, max_length=500)
-    limit: int = Field(default=10, ge=1, le=100)
-
-    @field_validator("query", mode="after")
-    @classmethod
-    def _clean_query(cls, value: str) -> str:
-        return _clean_query(value)
-
-
-class MemorySearchResponse(BaseModel):
-    """Stored papers, most similar first; ``relevance_score`` is the similarity in [0, 1]."""
-
-    papers: list[Paper]
-    count: int
-
-
-ErrorKind = Literal[
-    "bad_request",
-    "unauthorized",
-    "not_found",
-    "method_not_allowed",
-    "payload_too_large",
-    "uri_too_long",
-    "arxiv_unavailable",
-    "stage_unavailable",
-    "overloaded",
-    "timeout",  # 408: a body sent too slowly, or Serve's proxy past its request_timeout_s
-    "internal_error",
-    "validation_error",
-]
-
-
-class FieldError(BaseModel):
-    """One invalid field of a request (a 422's ``detail``)."""
-
-    field: str = Field(description="Dotted path of the field, or 'body'.")
-    message: str
-    type: str = Field(description="pydantic's error type, e.g. 'date_from_datetime_parsing'.")
-
-
-class ErrorBody(BaseModel):
-    """Every non-2xx answer of the arm (Serve's proxy's own answers too). ``detail``: only in a
-    422, each invalid field."""
-
-    error: ErrorKind
-    message: str
-    request_id: str | None = None
-    detail: list[FieldError] | None = None
 
 
 def field_bounds(model: type[BaseModel], name: str) -> tuple[Any, Any]:

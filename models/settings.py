@@ -22,8 +22,9 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from arm_client.models import ArxivSource
+
 SummarizerBackend = Literal["extractive", "vllm", "openai"]
-ArxivSource = Literal["api", "index", "hybrid"]
 SecretName = Literal["arm_api_key", "openai_api_key", "qdrant_api_key"]
 SECRET_NAMES: tuple[SecretName, ...] = ("arm_api_key", "openai_api_key", "qdrant_api_key")
 
@@ -80,8 +81,7 @@ class IndexSettings(_Slice):
 
 
 class ArxivSettings(_Tuned):
-    """The ArxivFetcher's slice. ``source`` None: the index when it holds records, else the
-    API."""
+    """The ArxivFetcher's slice. ``source`` None: the index when it has records, else the API."""
 
     api_url: str
     timeout_s: float

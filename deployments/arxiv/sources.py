@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from arm_client.models import IndexInfo, SearchInfo
 from deployments.arxiv.client import ArxivClient
 from deployments.common.caches import LRUCache
 from deployments.common.logs import arm_logger
 from deployments.index.paper_index import IndexHit, IndexLocked, IndexStats, PaperIndex
-from models.contracts import IndexInfo, SearchInfo, SearchRequest, SearchResult
+from models.contracts import SearchRequest, SearchResult
 from models.errors import ArmError, StageError, unwrap
 from models.paper import Paper
 from models.settings import ArxivSource, IndexSettings
