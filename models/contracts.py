@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, Field
 
-from arm_client.models import SearchInfo
+from arm_client.models import ArmWarning, SearchInfo
 from models.paper import Paper
 from models.settings import ArxivSource
 
@@ -98,7 +98,7 @@ class SearchResult:
     found_in: dict[str, str] = field(default_factory=dict)
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     summaries: dict[str, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[ArmWarning] = field(default_factory=list)
 
     def copy(self, **changes: Any) -> SearchResult:
         """This result with its own lists and maps (the papers themselves shared), and
@@ -151,7 +151,7 @@ class SummaryOutcome:
     summary: str | None
     backend: str
     model: str
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[ArmWarning] = field(default_factory=list)
 
 
 class SummarizerInfo(BaseModel):
@@ -221,3 +221,5 @@ class MemoryStage(Protocol):
     async def upsert(self, items: list[NewMemory], query: str | None) -> int: ...
 
     async def search(self, query: MemoryQuery) -> list[StoredPaper]: ...
+
+    async def delete(self, arxiv_ids: list[str]) -> int: ...

@@ -7,6 +7,7 @@ Every stage raises these; only the ingress turns them into HTTP::
     │                                limited, retries spent)
     ├── ArxivQueryError           -> 400 bad_request with arXiv's own message
     ├── Unauthorized              -> 401 + WWW-Authenticate: Bearer
+    ├── Forbidden                 -> 403 forbidden
     ├── Overloaded                -> 503 overloaded + Retry-After (admission, the deadline)
     └── StageError                -> 503 stage_unavailable + Retry-After (a stage failed,
                                      restarting or dead; the request id finds its log line)
@@ -68,6 +69,10 @@ class ArxivQueryError(ArmError):
 
 class Unauthorized(ArmError):
     """The bearer token is missing or wrong (only when ``ARM_API_KEY`` is set)."""
+
+
+class Forbidden(ArmError):
+    """An operation this arm is not set up to allow (forgetting papers without ``ARM_API_KEY``)."""
 
 
 class Overloaded(ArmError):

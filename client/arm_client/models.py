@@ -178,6 +178,27 @@ class Provenance(BaseModel):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+WarningCode = Literal[
+    "newer_papers_missing",  # hybrid: the arXiv API failed, the index's answer stands
+    "memory_lookup_failed",  # nothing reused from memory; everything made again
+    "memory_write_pending",  # the store did not take the write: kept, written later
+    "memory_write_lost",  # the store did not take it and the outbox refused it
+    "summary_failed",  # that paper's summary is null
+    "summary_timed_out",  # likewise, past the summarizer's deadline
+    "summary_unfaithful",  # the summary says what the abstract does not (an LLM backend)
+]
+
+
+class ArmWarning(BaseModel):
+    """What degraded in an answer that still came back. ``code`` is one of a documented set
+    (docs/api.md, "Warnings"); ``arxiv_id`` names the paper it concerns, when one does."""
+
+    code: WarningCode
+    stage: Literal["arxiv", "embedder", "summarizer", "memory"]
+    message: str
+    arxiv_id: str | None = None
+
+
 class ResearchResponse(BaseModel):
     """What the orchestrator gets back."""
 
@@ -187,7 +208,7 @@ class ResearchResponse(BaseModel):
     search_time_ms: float = Field(ge=0)
     confidence: float = Field(ge=0.0, le=1.0, description="Mean relevance; 0 with no papers.")
     provenance: Provenance
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[ArmWarning] = Field(default_factory=list)
 
 
 class MemorySearchRequest(_DateRange):
@@ -214,6 +235,7 @@ class MemorySearchResponse(BaseModel):
 ErrorKind = Literal[
     "bad_request",
     "unauthorized",
+    "forbidden",
     "not_found",
     "method_not_allowed",
     "payload_too_large",

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from arm_client.models import IndexInfo, SearchInfo
+from arm_client.models import ArmWarning, IndexInfo, SearchInfo
 from deployments.arxiv.client import ArxivClient
 from deployments.common.caches import LRUCache
 from deployments.common.logs import arm_logger
@@ -186,8 +186,11 @@ class SearchSources:
         if isinstance(fresh, BaseException):
             if not isinstance(unwrap(fresh), ArmError):
                 raise fresh
-            result.warnings.append(
+            message = (
                 f"papers newer than the index are missing: the arXiv API failed ({unwrap(fresh)})"
+            )
+            result.warnings.append(
+                ArmWarning(code="newer_papers_missing", stage="arxiv", message=message)
             )
             return result
         result.papers, result.found_in = merge_latest(

@@ -66,6 +66,10 @@ class MemoryWriter:
         """Stored papers most similar to the query's vector, published within its dates."""
         return await self._run("search", 1, self.core.search, query)
 
+    async def delete(self, arxiv_ids: list[str]) -> int:
+        """Forget these papers; how many were stored."""
+        return await self._run("delete", len(arxiv_ids), self.core.delete, arxiv_ids)
+
     async def count(self) -> int:
         """Papers stored."""
         return await self._run("count", 0, self.core.count)

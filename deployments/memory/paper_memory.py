@@ -211,6 +211,16 @@ class PaperMemory:
             out.append(stored)
         return out
 
+    def delete(self, arxiv_ids: list[str]) -> int:
+        """Forget these papers (version-less ids): how many were stored."""
+        stored = self.client.retrieve(
+            self.collection, ids=[point_id(i) for i in arxiv_ids], with_payload=False
+        )
+        if stored:
+            ids = [point.id for point in stored]
+            self.client.delete(self.collection, points_selector=qm.PointIdsList(points=ids))
+        return len(stored)
+
     def count(self) -> int:
         return int(self.client.count(self.collection, exact=True).count)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
+from arm_client.models import ArmWarning, WarningCode
 from deployments.summarizer.extractive import EmbedFn, ExtractiveSummarizer
 from deployments.summarizer.faithfulness import faithfulness_issues
 from deployments.summarizer.llm import OpenAIChatSummarizer, VLLMSummarizer
@@ -36,22 +37,26 @@ async def summarize_checked(
     backend: SummaryBackend, title: str, abstract: str, timeout_s: float
 ) -> SummaryOutcome:
     """Run a backend with a deadline and a faithfulness check; failures become a warning."""
+
+    def failed(code: WarningCode, message: str) -> SummaryOutcome:
+        warning = ArmWarning(code=code, stage="summarizer", message=message)
+        return SummaryOutcome(None, backend.name, backend.model_name, [warning])
+
     try:
         text = await asyncio.wait_for(backend.summarize(title, abstract), timeout=timeout_s)
     except TimeoutError:
-        return SummaryOutcome(
-            None, backend.name, backend.model_name, [f"summary timed out after {timeout_s:.0f}s"]
-        )
+        return failed("summary_timed_out", f"summary timed out after {timeout_s:.0f}s")
     except StageError as exc:
-        return SummaryOutcome(
-            None, backend.name, backend.model_name, [f"summary failed: {exc.message}"]
-        )
+        return failed("summary_failed", f"summary failed: {exc.message}")
     except Exception as exc:  # a stage it calls died (Embedder, LLM): still only a warning
-        return SummaryOutcome(
-            None, backend.name, backend.model_name, [f"summary failed: {type(exc).__name__}"]
-        )
+        return failed("summary_failed", f"summary failed: {type(exc).__name__}")
     issues = faithfulness_issues(text, abstract, title) if backend.name != "extractive" else []
-    warnings = [f"summary may be unfaithful: {issue}" for issue in issues]
+    warnings = [
+        ArmWarning(
+            code="summary_unfaithful", stage="summarizer", message=f"summary may be unfaithful: {i}"
+        )
+        for i in issues
+    ]
     return SummaryOutcome(text, backend.name, backend.model_name, warnings)
 
 

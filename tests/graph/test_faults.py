@@ -108,7 +108,8 @@ def test_memory_writer_killed_under_load_loses_no_write(faults_app: App) -> None
     kept = 0
     for result in outcome["served"]:
         pending = result["body"]["provenance"]["cache"].get("memory_pending", 0)
-        warned = [w for w in result["body"]["warnings"] if w.startswith("memory write pending")]
+        warnings = result["body"]["warnings"]
+        warned = [w for w in warnings if w["code"] == "memory_write_pending"]
         assert bool(pending) == bool(warned)
         kept += bool(pending)
     print(f"{kept} answers said their memory write was pending")

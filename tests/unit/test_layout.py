@@ -140,7 +140,6 @@ def test_the_public_api_and_stage_answers_are_typed_models() -> None:
     from pydantic import BaseModel
 
     import arm_client.models as api
-
     from models import contracts
 
     models = [

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from arm_client.models import ArmWarning
 from deployments.common.logs import arm_logger
 from models.contracts import NewMemory
 from models.errors import unwrap
@@ -253,7 +254,9 @@ class DurableWrites:
     async def _offload(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    async def store(self, items: list[NewMemory], query: str | None) -> tuple[int, str | None]:
+    async def store(
+        self, items: list[NewMemory], query: str | None
+    ) -> tuple[int, ArmWarning | None]:
         """Write now or keep for later: (papers kept for later, a warning for the caller)."""
         if not items:
             return 0, None
@@ -262,17 +265,20 @@ class DurableWrites:
             return 0, None
         except Exception as exc:
             why = str(unwrap(exc)) or f"no answer within {self.timeout_s:g} s"
+        lost = f"memory write failed, results not remembered: {why}"
         if self.outbox is None:
-            return 0, f"memory write failed, results not remembered: {why}"
+            return 0, ArmWarning(code="memory_write_lost", stage="memory", message=lost)
         try:
             await self._offload(self.outbox.add, items, query)
         except Exception as full:  # OutboxFull, or its disk
             logger.error("memory write lost: %s; the outbox refused it: %s", why, full)
-            return 0, f"memory write failed, results not remembered: {why}; outbox: {full}"
-        return len(items), (
+            message = f"{lost}; outbox: {full}"
+            return 0, ArmWarning(code="memory_write_lost", stage="memory", message=message)
+        pending = (
             f"memory write pending: the store did not take it ({why}); it is kept and "
             "written as soon as the store answers"
         )
+        return len(items), ArmWarning(code="memory_write_pending", stage="memory", message=pending)
 
     async def drain_forever(self) -> None:
         """The outbox's entries handed over until they land (cancel to stop)."""

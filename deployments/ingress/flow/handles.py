@@ -72,6 +72,9 @@ class MemoryHandle:
     async def search(self, query: MemoryQuery) -> list[StoredPaper]:
         return await self._handle.search.remote(query)
 
+    async def delete(self, arxiv_ids: list[str]) -> int:
+        return await self._handle.delete.remote(arxiv_ids)
+
 
 def research_pipeline(
     settings: IngressSettings,

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from arm_client.models import ArmWarning, PaperRecord
 from deployments.common.caches import LRUCache
 from deployments.ingress.durable.outbox import DurableWrites, MemoryOutbox
 from deployments.ingress.flow.stage_info import StageInfo
@@ -177,7 +178,10 @@ class ResearchPipeline:
             try:
                 work.stored = await self.memory.lookup([p.arxiv_id for p in work.candidates])
             except Exception as exc:
-                work.warnings.append(f"memory lookup failed, nothing reused: {unwrap(exc)}")
+                message = f"memory lookup failed, nothing reused: {unwrap(exc)}"
+                work.warnings.append(
+                    ArmWarning(code="memory_lookup_failed", stage="memory", message=message)
+                )
         work.timed("memory_lookup", started)
 
     async def _embed_new(self, work: Work) -> None:
@@ -226,12 +230,22 @@ class ResearchPipeline:
         )
         for paper, outcome in zip(todo, outcomes, strict=True):
             if isinstance(outcome, BaseException):
-                work.warnings.append(f"{paper.arxiv_id}: summary failed ({unwrap(outcome)})")
+                failed = f"summary failed ({unwrap(outcome)})"
+                work.warnings.append(
+                    ArmWarning(
+                        code="summary_failed",
+                        stage="summarizer",
+                        message=failed,
+                        arxiv_id=paper.arxiv_id,
+                    )
+                )
                 continue
             paper.summary = outcome.summary
             if outcome.summary:
                 work.made[paper.arxiv_id] = outcome.summary
-            work.warnings.extend(f"{paper.arxiv_id}: {w}" for w in outcome.warnings)
+            work.warnings.extend(
+                w.model_copy(update={"arxiv_id": paper.arxiv_id}) for w in outcome.warnings
+            )
         work.timed("summarize", started)
 
     async def _store(self, work: Work) -> None:
@@ -264,6 +278,23 @@ class ResearchPipeline:
         work.stored_now = len(changes) - work.pending
         work.warnings.extend([warning] if warning else [])
         work.timed("memory_upsert", started)
+
+    async def paper_record(self, arxiv_id: str) -> PaperRecord | None:
+        """What memory holds of one paper (version-less id), or None (within ``deadline_s``)."""
+        stored = await self._within_deadline(self.memory.lookup([arxiv_id]))
+        found = stored.get(arxiv_id)
+        if found is None:
+            return None
+        return PaperRecord(
+            paper=found.paper.model_copy(update={"summary": found.summary}),
+            summary=found.summary,
+            queries=found.queries,
+            stored_at=found.stored_at,
+        )
+
+    async def forget(self, arxiv_id: str) -> bool:
+        """Remove one paper from memory; whether it was stored (within ``deadline_s``)."""
+        return bool(await self._within_deadline(self.memory.delete([arxiv_id])))
 
     async def memory_search(self, req: MemorySearchRequest) -> MemorySearchResponse:
         """Stored papers most similar to the query (within ``deadline_s``)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from arm_client.models import ArmWarning
 from models.contracts import SearchResult, StoredPaper
 from models.paper import Paper
 from models.research import Provenance, ResearchRequest, ResearchResponse, StageTiming
@@ -45,7 +46,7 @@ class Work:
     request_id: str
     began: float = field(default_factory=time.perf_counter)
     timings: list[StageTiming] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[ArmWarning] = field(default_factory=list)
     query_vector: np.ndarray | None = None
     found: SearchResult | None = None
     candidates: list[Paper] = field(default_factory=list)

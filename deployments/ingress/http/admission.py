@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from deployments.ingress.http.edge_settings import EDGE
 from deployments.ingress.http.errors import RETRY_AFTER_S, send_error
+from deployments.ingress.http.replica import REPLICA
 from models.errors import Overloaded
 
 WORK_ROUTES = ("/execute", "/memory/search")
@@ -28,7 +28,7 @@ def work_route(scope: Scope) -> str | None:
 
 
 class Admission:
-    """At most ``EDGE.max_in_flight`` work requests at once (the Ingress's setting); the rest
+    """At most ``REPLICA.max_in_flight`` work requests at once (the Ingress's setting); the rest
     get 503 + ``Retry-After``."""
 
     def __init__(self, app: ASGIApp, retry_after_s: int = RETRY_AFTER_S) -> None:
@@ -40,7 +40,7 @@ class Admission:
         if work_route(scope) is None:
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= EDGE.max_in_flight:
+        if self.in_flight >= REPLICA.max_in_flight:
             await self._refuse(scope, receive, send)
             return
         self.in_flight += 1

@@ -1,19 +1,19 @@
 """The FastAPI app the Ingress serves: its metadata, what its replica holds for every route
 (the bearer check, the metrics), the caps on what a request may send, and error handling. The
-work routes are the Ingress deployment's methods (``deployment``), as Serve's class-based
-ingress wants; the OpenAPI document, its pages and their assets are the router of ``docs``.
+routes: ``routes`` (one module per resource) and ``docs`` (the OpenAPI document, its pages
+and their assets).
 
 What the replica puts on ``app.state`` for the middleware and routes: ``auth`` and ``metrics``
 (``lifespan``, when the replica starts). What its settings tell the middleware and the docs
-routes: ``edge_settings.EDGE`` (set by the Ingress's constructor)."""
+routes: ``replica.REPLICA`` (set by the Ingress's constructor)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +22,8 @@ from deployments.ingress.http.admission import Admission, work_route
 from deployments.ingress.http.auth import BearerAuth
 from deployments.ingress.http.docs import router as docs_router
 from deployments.ingress.http.errors import install_error_handlers, send_error
+from deployments.ingress.http.limits import BODY_TIMEOUT_S, MAX_BODY_BYTES, MAX_URL_BYTES
+from deployments.ingress.http.routes import ROUTERS
 from models.settings import read_secret
 from models.version import arm_version
 
@@ -34,11 +36,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-# The largest request the arm reads. A full /execute body (500-character query, 20 categories,
-# dates) is under 4 KiB even with every character \u-escaped.
-MAX_BODY_BYTES = 16 * 1024
-MAX_URL_BYTES = 2048  # path + query string; no route takes query parameters
-BODY_TIMEOUT_S = 10.0  # for a whole body (16 KiB at most): any client not stalling is far faster
 TOO_LARGE = f"request body over {MAX_BODY_BYTES} bytes"
 
 
@@ -120,7 +117,8 @@ class CountAnswers:
         await self.app(scope, receive, count)
 
 
-def make_app() -> FastAPI:
+def make_app(routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The app with its middleware and error handling, and ``routers`` (the arm's: ``app``)."""
     app = FastAPI(
         title="Research arm",
         version=arm_version(),
@@ -132,7 +130,8 @@ def make_app() -> FastAPI:
         redoc_url=None,
     )
     app.docs_url = "/docs"  # after setup(), which added no route: what Serve's status names
-    app.include_router(docs_router)
+    for router in routers:
+        app.include_router(router)
     app.add_middleware(InputLimits)  # innermost of the three: its refusals are counted too
     install_error_handlers(app)
     app.add_middleware(Admission)  # a fast 503 beyond the bound, before any work starts
@@ -140,4 +139,4 @@ def make_app() -> FastAPI:
     return app
 
 
-app = make_app()
+app = make_app((*ROUTERS, docs_router))

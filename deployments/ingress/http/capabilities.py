@@ -3,7 +3,7 @@ request models themselves."""
 
 from __future__ import annotations
 
-from deployments.ingress.http.app import MAX_BODY_BYTES
+from deployments.ingress.http.limits import MAX_BODY_BYTES
 from models.health import CapabilityManifest, Limits
 from models.research import MemorySearchRequest, ResearchRequest, ResearchResponse, field_bounds
 from models.settings import IngressSettings

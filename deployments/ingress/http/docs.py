@@ -1,7 +1,7 @@
 """The OpenAPI document, its two pages and their assets, served by the Ingress's app rather
 than by FastAPI's defaults (whose routes exist at import, before any replica's settings do).
 
-``ARM_DOCS=false`` turns them off (404): the Ingress sets ``EDGE.docs``. The bearer key guards
+``ARM_DOCS=false`` turns them off (404): the Ingress sets ``REPLICA.docs``. The bearer key guards
 them as it guards every route but /health. The pages load nothing from the internet
 (``docs_assets``), so ``/docs`` works offline.
 """
@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 
 from deployments.ingress.http.auth import require_bearer
 from deployments.ingress.http.docs_assets import ASSETS_PATH, docs_asset, redoc_page, swagger_page
-from deployments.ingress.http.edge_settings import EDGE
+from deployments.ingress.http.replica import REPLICA
 
 ASSET_CACHE = {"Cache-Control": "public, max-age=86400"}  # the assets change with the package
 
@@ -24,7 +24,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(require_bearer
 def _root_path(request: Request) -> str:
     """Serve mounts the app under its route prefix (root_path); the pages fetch through it.
     404 when the docs are off."""
-    if not EDGE.docs:
+    if not REPLICA.docs:
         raise HTTPException(404, "Not Found")
     return str(request.scope.get("root_path", "")).rstrip("/")
 

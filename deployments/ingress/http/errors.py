@@ -25,6 +25,7 @@ from models.errors import (
     ArmError,
     ArxivQueryError,
     ArxivUnavailable,
+    Forbidden,
     Overloaded,
     StageError,
     Unauthorized,
@@ -147,6 +148,8 @@ def error_response(request: Request, exc: BaseException) -> JSONResponse:
         return _body(cause.status_code, kind, str(cause.detail), request, headers)
     if isinstance(cause, Unauthorized):
         return _body(401, "unauthorized", cause.message, request, {"WWW-Authenticate": "Bearer"})
+    if isinstance(cause, Forbidden):
+        return _body(403, "forbidden", cause.message, request)
     if isinstance(cause, ArxivQueryError):
         return _body(400, "bad_request", cause.message, request)
     if isinstance(cause, (ArxivUnavailable, Overloaded)):

@@ -171,7 +171,8 @@ async def test_hybrid_answers_from_the_index_when_arxiv_is_down(
     sources.client.num_retries = 0
     result = await sources.search(SearchRequest("neural networks", max_results=5))
     assert result.papers and set(result.found_in.values()) == {"index"}
-    assert result.warnings and "arXiv API failed" in result.warnings[0]
+    (warning,) = result.warnings
+    assert warning.code == "newer_papers_missing" and "arXiv API failed" in warning.message
 
 
 async def test_a_repeated_index_search_is_answered_from_its_cache(

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from ray.serve._private.http_util import ASGIAppReplicaWrapper
 
-from deployments.ingress.http.edge_settings import EDGE
+from deployments.ingress.http.replica import REPLICA
 from models.settings import Settings
 from tests.unit.ingress.stage_fakes import PAPERS, Embedder, Fetcher, Memory, Summarizer
 
@@ -63,7 +63,7 @@ def ingress_client(
     given = {"outbox_path": str(tmp_path / "outbox.sqlite"), **settings}
     handles = [AsHandle(s) for s in (Fetcher(list(PAPERS)), Embedder(), Summarizer(), Memory())]
     for name in ("max_in_flight", "docs"):  # what the constructor sets, back after the test
-        monkeypatch.setattr(EDGE, name, getattr(EDGE, name))
+        monkeypatch.setattr(REPLICA, name, getattr(REPLICA, name))
     # The app Serve serves: the copy @serve.ingress made of the module's app (so what the
     # constructor puts on the module's app.state never reaches it).
     (served,) = [

@@ -149,6 +149,9 @@ class Memory:
             )
         return len(items)
 
+    async def delete(self, arxiv_ids: list[str]) -> int:
+        return sum(self.points.pop(i, None) is not None for i in arxiv_ids)
+
     async def search(self, query: MemoryQuery) -> list[StoredPaper]:
         scored = sorted(
             ((float(s.vector @ query.vector), s) for s in self.points.values()),

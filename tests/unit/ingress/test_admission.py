@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from deployments.ingress.http.admission import Admission
-from deployments.ingress.http.edge_settings import EDGE
+from deployments.ingress.http.replica import REPLICA
 
 
 def slow_app(release: asyncio.Event) -> FastAPI:
@@ -40,7 +40,7 @@ async def _settled(tasks: list[asyncio.Task[httpx.Response]], done: int) -> list
 
 
 async def test_a_burst_beyond_the_bound_is_refused_at_once(monkeypatch: Any) -> None:
-    monkeypatch.setattr(EDGE, "max_in_flight", 4)  # what an Ingress with MAX_IN_FLIGHT=4 sets
+    monkeypatch.setattr(REPLICA, "max_in_flight", 4)  # what an Ingress with MAX_IN_FLIGHT=4 sets
     release = asyncio.Event()
     app = slow_app(release)
     transport = httpx.ASGITransport(app=app)
@@ -60,8 +60,8 @@ async def test_a_burst_beyond_the_bound_is_refused_at_once(monkeypatch: Any) -> 
         admitted = await asyncio.gather(*(t for t in burst if t not in refused))
         assert [r.status_code for r in admitted] == [200] * 4
 
-        # The bound the Ingress sets (its settings, on EDGE) is read on every request.
-        monkeypatch.setattr(EDGE, "max_in_flight", 5)
+        # The bound the Ingress sets (its settings, on REPLICA) is read on every request.
+        monkeypatch.setattr(REPLICA, "max_in_flight", 5)
         release.clear()
         burst = [asyncio.create_task(client.post("/execute")) for _ in range(6)]
         (refused_one,) = await _settled(burst, 1)

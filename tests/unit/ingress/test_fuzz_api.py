@@ -27,8 +27,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from deployments.ingress.deployment import app
-from deployments.ingress.http.app import MAX_BODY_BYTES, MAX_URL_BYTES, InputLimits
+from deployments.ingress.http.app import InputLimits
 from deployments.ingress.http.errors import install_error_handlers
+from deployments.ingress.http.limits import MAX_BODY_BYTES, MAX_URL_BYTES
 from models.research import ErrorBody
 from tests.unit.ingress.in_process import ingress_client
 

@@ -161,8 +161,15 @@ def test_the_real_routes_answer_in_process(monkeypatch: pytest.MonkeyPatch, tmp_
         assert client.get("/health").json()["status"] == "ok"
         assert client.get("/capabilities").json()["limits"]["auth"] == "none"
         assert client.get("/openapi.json").json()["paths"].keys() == {
-            "/execute", "/memory/search", "/health", "/capabilities"
+            "/execute", "/memory/search", "/health", "/capabilities", "/papers/{arxiv_id}"
         }  # fmt: skip
+        paper = execute.json()["papers"][0]["arxiv_id"]
+        stored = client.get(f"/papers/{paper}v1")  # a version suffix names the same paper
+        assert stored.status_code == 200 and stored.json()["paper"]["arxiv_id"] == paper
+        assert client.get("/papers/2401.99999").json()["error"] == "not_found"
+        assert client.get("/papers/not-an-id").status_code == 422
+        # No key on this arm: nobody may empty its memory.
+        assert client.delete(f"/papers/{paper}").json()["error"] == "forbidden"
         assert "swagger-ui" in client.get("/docs").text
         assert "redoc" in client.get("/redoc").text
 

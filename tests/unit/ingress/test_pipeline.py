@@ -73,7 +73,8 @@ def test_a_failed_memory_lookup_reuses_nothing_but_answers() -> None:
     pipeline, stages = make(fail_lookup=True)
     body = run(pipeline)
     assert len(body.papers) == 3 and all(p.summary for p in body.papers)
-    assert any("memory lookup failed" in w for w in body.warnings)
+    assert [w.code for w in body.warnings] == ["memory_lookup_failed"]
+    assert "memory lookup failed" in body.warnings[0].message
     assert body.provenance.cache["embedded"] == 3  # everything embedded afresh
     assert len(stages["memory"].points) == 3  # and still remembered
 
@@ -82,7 +83,7 @@ def test_a_failed_memory_write_is_a_warning_not_a_failure() -> None:
     pipeline, stages = make(fail_upsert=True)
     body = run(pipeline)
     assert len(body.papers) == 3 and all(p.summary for p in body.papers)
-    assert any("memory write failed" in w for w in body.warnings)
+    assert [(w.code, w.stage) for w in body.warnings] == [("memory_write_lost", "memory")]
     assert stages["memory"].points == {}
 
 
@@ -94,7 +95,7 @@ def test_a_failed_memory_write_is_kept_and_lands_when_the_store_is_back(tmp_path
     pipeline.writes.outbox = outbox
     body = run(pipeline)
     assert len(body.papers) == 3
-    assert any(w.startswith("memory write pending") for w in body.warnings)
+    assert [w.code for w in body.warnings] == ["memory_write_pending"]
     assert body.provenance.cache["memory_pending"] == 3 and body.provenance.cache["stored"] == 0
     assert outbox.pending() == 1 and stages["memory"].points == {}
     stages["memory"].fail_upsert = False  # the store is back
@@ -111,7 +112,9 @@ def test_a_summarizer_exception_nulls_that_summary_only() -> None:
     by_id = {p.arxiv_id: p for p in body.papers}
     assert by_id["2401.00002"].summary is None
     assert by_id["2401.00001"].summary and by_id["2401.00003"].summary
-    assert [w for w in body.warnings if "2401.00002" in w and "replica died" in w]
+    (warning,) = body.warnings
+    assert (warning.code, warning.arxiv_id) == ("summary_failed", "2401.00002")
+    assert "replica died" in warning.message
     # Nothing false was remembered: the next request tries that summary again.
     stages["summarizer"].fail_on = set()
     again = run(pipeline)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from arm_client.models import ArmWarning
 from deployments.summarizer.shared_summaries import SharedSummaries
 from models.contracts import SummaryOutcome
+
+FAILED = ArmWarning(code="summary_failed", stage="summarizer", message="summary failed")
 
 
 async def test_shared_summaries_make_one_summary_per_paper() -> None:
@@ -30,7 +33,7 @@ async def test_shared_summaries_make_one_summary_per_paper() -> None:
 async def test_shared_summaries_do_not_keep_failures() -> None:
     shared = SharedSummaries(size=10)
     outcomes = [
-        SummaryOutcome(None, "openai", "m", ["summary failed"]),
+        SummaryOutcome(None, "openai", "m", [FAILED]),
         SummaryOutcome("Now it works.", "openai", "m"),
     ]
 

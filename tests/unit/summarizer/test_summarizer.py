@@ -249,9 +249,9 @@ async def test_checked_summary_flags_unfaithful_llm_output() -> None:
     handle = _LLMServerHandle("A CNN decoder reaches a 2.5% threshold with GPT-4.")
     outcome = await summarize_checked(VLLMSummarizer(handle, "qwen"), "t", ABSTRACT, 5.0)
     assert isinstance(outcome, SummaryOutcome) and outcome.summary
-    assert any("2.5%" in w for w in outcome.warnings) and any(
-        "GPT-4" in w for w in outcome.warnings
-    )
+    assert {w.code for w in outcome.warnings} == {"summary_unfaithful"}
+    messages = [w.message for w in outcome.warnings]
+    assert any("2.5%" in m for m in messages) and any("GPT-4" in m for m in messages)
 
 
 def test_vllm_backend_needs_the_served_model_id() -> None:
@@ -270,7 +270,9 @@ async def test_checked_summary_times_out_into_a_warning() -> None:
             return "never"
 
     outcome = await summarize_checked(Slow(), "t", ABSTRACT, 0.05)
-    assert outcome.summary is None and "timed out" in outcome.warnings[0]
+    (warning,) = outcome.warnings
+    assert outcome.summary is None and warning.code == "summary_timed_out"
+    assert "timed out" in warning.message
 
 
 async def test_checked_summary_turns_any_failure_into_a_warning() -> None:
@@ -282,7 +284,9 @@ async def test_checked_summary_turns_any_failure_into_a_warning() -> None:
 
     outcome = await summarize_checked(EmbedderDied(), "t", ABSTRACT, 5.0)
     assert outcome.summary is None
-    assert outcome.warnings == ["summary failed: ConnectionError"]  # no internals
+    (warning,) = outcome.warnings
+    assert (warning.code, warning.stage) == ("summary_failed", "summarizer")
+    assert warning.message == "summary failed: ConnectionError"  # no internals
 
 
 def _run_eval(*args: str) -> dict[str, Any]:
