@@ -166,6 +166,8 @@ def latex_escape(text: str) -> str:
         encoded = unicode_to_latex(
             segment, non_ascii_only=False, unknown_char_policy="keep", unknown_char_warning=False
         )
+        # BibTeX counts braces even after a backslash: \{ would unbalance an entry.
+        encoded = encoded.replace("\\{", "\\textbraceleft{}").replace("\\}", "\\textbraceright{}")
         parts.append(encoded)
     return "".join(parts)
 
@@ -200,8 +202,11 @@ def csl_name(name: str) -> dict[str, str]:
         suffix = _SUFFIXES[tokens.pop().lower()]
     if len(tokens) <= 1:
         return {"literal": name}
-    start = len(tokens) - 1
-    while start > 1 and (tokens[start - 1] in _CAP_PARTICLES or tokens[start - 1] in _PARTICLES):
+    # The surname starts at the first lower-case particle after a given name ("C. de la Fuente
+    # Marcos" -> "de la" + "Fuente Marcos"), else at capitalised particles before the last word.
+    lower = [i for i in range(1, len(tokens) - 1) if tokens[i] in _PARTICLES]
+    start = lower[0] if lower else len(tokens) - 1
+    while not lower and start > 1 and tokens[start - 1] in _CAP_PARTICLES:
         start -= 1
     out = {"family": " ".join(tokens[start:]), "given": " ".join(tokens[:start])}
     if suffix:
@@ -224,6 +229,16 @@ def _split_particle(name: dict[str, str]) -> dict[str, str]:
 def _family(name: dict[str, str]) -> str:
     """The surname with its particle: "van der Berg"."""
     return " ".join(p for p in (name.get("non-dropping-particle"), name.get("family")) if p)
+
+
+def _doi(value: str | None) -> str | None:
+    """The first DOI of arXiv's field, bare: "doi:10.1103/X" and "10.1/a 10.1/b" occur."""
+    words = (value or "").split()
+    return (
+        re.sub(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)", "", words[0], flags=re.I)
+        if words
+        else None
+    )
 
 
 # --- CSL-JSON -------------------------------------------------------------------------------
@@ -249,7 +264,7 @@ def csl_item(paper: ApiPaper) -> dict[str, Any]:
         "author": [csl_name(a) for a in paper.authors],
         "issued": {"date-parts": [[published.year, published.month, published.day]]},
         "number": paper.arxiv_id,
-        "DOI": paper.doi or arxiv_doi(paper.arxiv_id),
+        "DOI": _doi(paper.doi) or arxiv_doi(paper.arxiv_id),
         "URL": f"https://arxiv.org/abs/{paper.arxiv_id}",
     }
     if paper.journal_ref:
@@ -376,7 +391,7 @@ def bibtex_entry(paper: ApiPaper) -> str:
     ]
     if paper.primary_category:
         fields.append(("primaryClass", paper.primary_category))
-    fields.append(("doi", paper.doi or arxiv_doi(paper.arxiv_id)))
+    fields.append(("doi", latex_escape(_doi(paper.doi) or arxiv_doi(paper.arxiv_id))))
     fields.append(("url", f"https://arxiv.org/abs/{paper.arxiv_id}"))
     if paper.journal_ref:
         fields.append(("note", "Published in " + latex_escape(paper.journal_ref)))
