@@ -9,7 +9,14 @@ from datetime import date
 from pydantic import model_validator
 
 from arm_client.models import Paper as ApiPaper
-from models.citations import apa_citation, bibtex_entry
+from models.citations import (
+    DEFAULT_STYLE,
+    bibtex_entry,
+    csl_item,
+    render_citation,
+    render_csl,
+    ris_record,
+)
 
 # A fixed namespace: the same arXiv id maps to the same point id in memory, in the index and in
 # every deployment, so a paper is stored once however often it is found.
@@ -33,19 +40,26 @@ def from_day_key(value: int) -> date:
 
 
 class Paper(ApiPaper):
-    """A paper as the arm makes it: the API's ``Paper`` (``arm_client.models``), with
-    ``citation`` (APA 7) and ``bibtex`` always rendered from the metadata here, whatever a
-    caller passes in, so that no model ever writes a reference.
+    """A paper as the arm makes it: the API's ``Paper`` (``arm_client.models``), with ``csl``
+    (CSL-JSON), ``citation`` (APA 7, by citeproc), ``bibtex`` and ``ris`` always rendered from
+    the metadata here, whatever a caller passes in, so that no model ever writes a reference.
     """
 
     @model_validator(mode="after")
     def _render_citations(self) -> Paper:
-        year = self.published_date.year
-        self.citation = apa_citation(self.authors, year, self.title, self.arxiv_id)
-        self.bibtex = bibtex_entry(
-            self.authors, year, self.title, self.arxiv_id, self.primary_category, self.doi
-        )
+        # Built afresh from the metadata: a csl passed in is never trusted either.
+        self.csl = csl_item(self)
+        self.citation = render_csl(self.csl, DEFAULT_STYLE)
+        self.bibtex = bibtex_entry(self)
+        self.ris = ris_record(self)
         return self
+
+    def in_style(self, style: str) -> Paper:
+        """This paper with ``citation`` in another CSL style (ValueError names an unknown one);
+        itself for APA, which every paper carries already."""
+        if style == DEFAULT_STYLE:
+            return self
+        return self.model_copy(update={"citation": render_citation(self, style)})
 
     @property
     def embedding_text(self) -> str:
