@@ -6,14 +6,11 @@ import hashlib
 import uuid
 from datetime import date
 
-from pydantic import model_validator
-
 from arm_client.models import Paper as ApiPaper
 from models.citations import (
     DEFAULT_STYLE,
     bibtex_entry,
     csl_item,
-    render_citation,
     render_csl,
     ris_record,
 )
@@ -40,26 +37,24 @@ def from_day_key(value: int) -> date:
 
 
 class Paper(ApiPaper):
-    """A paper as the arm makes it: the API's ``Paper`` (``arm_client.models``), with ``csl``
-    (CSL-JSON), ``citation`` (APA 7, by citeproc), ``bibtex`` and ``ris`` always rendered from
-    the metadata here, whatever a caller passes in, so that no model ever writes a reference.
-    """
+    """A paper as the arm makes it: the API's ``Paper`` (``arm_client.models``). Its ``csl``
+    (CSL-JSON), ``citation`` (by citeproc), ``bibtex`` and ``ris`` are rendered from the
+    metadata by ``cited`` where a paper leaves the arm (an answer, a memory search, a record),
+    whatever was passed in or stored, so that no model ever writes a reference. Rendering waits
+    until then because a citeproc render costs milliseconds and most candidates never leave."""
 
-    @model_validator(mode="after")
-    def _render_citations(self) -> Paper:
-        # Built afresh from the metadata: a csl passed in is never trusted either.
-        self.csl = csl_item(self)
-        self.citation = render_csl(self.csl, DEFAULT_STYLE)
-        self.bibtex = bibtex_entry(self)
-        self.ris = ris_record(self)
-        return self
-
-    def in_style(self, style: str) -> Paper:
-        """This paper with ``citation`` in another CSL style (ValueError names an unknown one);
-        itself for APA, which every paper carries already."""
-        if style == DEFAULT_STYLE:
-            return self
-        return self.model_copy(update={"citation": render_citation(self, style)})
+    def cited(self, style: str = DEFAULT_STYLE) -> Paper:
+        """This paper with every citation field rendered afresh, ``citation`` in the CSL
+        ``style`` (ValueError names an unknown one). Renders are cached by metadata and style."""
+        csl = csl_item(self)
+        return self.model_copy(
+            update={
+                "csl": csl,
+                "citation": render_csl(csl, style),
+                "bibtex": bibtex_entry(self),
+                "ris": ris_record(self),
+            }
+        )
 
     @property
     def embedding_text(self) -> str:

@@ -131,7 +131,7 @@ class ResearchRequest(_DateRange):
         default="apa",
         pattern=r"^[a-z0-9][a-z0-9-]{0,99}$",
         description="CSL style of each paper's `citation`: apa, ieee, chicago-author-date, "
-        "nature, vancouver, ... (GET /capabilities lists them).",
+        "nature, vancouver, or any other style name of the CSL style repository.",
     )
     categories: list[ArxivCategory] | None = Field(
         default=None,

@@ -286,7 +286,7 @@ class ResearchPipeline:
         if found is None:
             return None
         return PaperRecord(
-            paper=found.paper.model_copy(update={"summary": found.summary}),
+            paper=found.paper.cited().model_copy(update={"summary": found.summary}),
             summary=found.summary,
             queries=found.queries,
             stored_at=found.stored_at,
@@ -305,7 +305,7 @@ class ResearchPipeline:
         query = MemoryQuery(vector, req.limit, req.start_date, req.end_date)
         hits = await self.memory.search(query)
         papers = [
-            h.paper.model_copy(update={"relevance_score": round(relevance(h.score), 4)})
+            h.paper.cited().model_copy(update={"relevance_score": round(relevance(h.score), 4)})
             for h in hits
         ]
         return MemorySearchResponse(papers=papers, count=len(papers))

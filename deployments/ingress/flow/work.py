@@ -77,7 +77,7 @@ def research_response(work: Work, arm_id: str, models: Mapping[str, str]) -> Res
     summaries = f"{models.get('summarizer', 'summarizer')} summaries"
     confidence = float(np.mean([p.relevance_score for p in work.top])) if work.top else 0.0
     return ResearchResponse(
-        papers=[paper.in_style(req.citation_style) for paper in work.top],
+        papers=[paper.cited(req.citation_style) for paper in work.top],
         total_found=found.total_found,
         query_used=found.query_used,
         search_time_ms=round((time.perf_counter() - work.began) * 1000, 2),

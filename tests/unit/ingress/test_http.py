@@ -243,3 +243,17 @@ def test_health_without_serves_controller_is_degraded_not_a_crash() -> None:
 
     report = asyncio.run(StageStates("arm", unreachable).report())
     assert report.status == "degraded" and "ConnectionError" in report.stages["ingress"].detail
+
+
+def test_citation_styles_are_rendered_and_an_unknown_one_is_a_422(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with ingress_client(monkeypatch, tmp_path) as client:
+        body = {"query": "graph neural networks", "max_papers": 1, "citation_style": "ieee"}
+        paper = client.post("/execute", json=body).json()["papers"][0]
+        assert paper["citation"].startswith("A. Lovelace,")  # IEEE: initials first
+        assert paper["csl"]["author"] == [{"family": "Lovelace", "given": "Ada"}]
+        assert paper["bibtex"].startswith("@misc{") and "TY  - UNPB" in paper["ris"]
+        unknown = client.post("/execute", json={**body, "citation_style": "no-such-style"})
+        assert unknown.status_code == 422
+        assert [d["field"] for d in unknown.json()["detail"]] == ["citation_style"]

@@ -32,7 +32,7 @@ def _real() -> dict[str, Paper]:
     for line in FIXTURE.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         record.setdefault("abstract", "(a listing header: no abstract)")
-        paper = parse_record(record, today=date(2026, 1, 1)).to_paper()
+        paper = parse_record(record, today=date(2026, 1, 1)).to_paper().cited()
         papers[paper.arxiv_id] = paper
     return papers
 
@@ -153,11 +153,11 @@ def test_unknown_style_is_named() -> None:
         render_citation(REAL["0704.0155"], "no-such-style")
 
 
-def test_in_style_rerenders_only_the_citation() -> None:
+def test_another_style_changes_only_the_citation() -> None:
     paper = REAL["0704.0155"]
-    ieee = paper.in_style("ieee")
+    ieee = paper.cited("ieee")
     assert ieee.citation.startswith("F. van der Tak") and ieee.bibtex == paper.bibtex
-    assert paper.in_style("apa") is paper
+    assert ieee.csl == paper.csl and ieee.ris == paper.ris
 
 
 def test_bibtex_keeps_math_and_escapes_the_rest() -> None:
