@@ -410,7 +410,7 @@ def ris_record(paper: ApiPaper) -> str:
     would lose that it is a manuscript. "JOUR" once a journal reference says it was published.
     AU: "Family, Given, Suffix" as the specification asks, or an institution's name whole.
     """
-    item = paper.csl or csl_item(paper)
+    item: dict[str, Any] = csl_item(paper)  # from the metadata, never a stored csl
     published = paper.published_date
     lines = [("TY", "JOUR" if item["type"] == "article-journal" else "UNPB")]
     for name in item.get("author", []):
