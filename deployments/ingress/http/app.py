@@ -24,6 +24,7 @@ from deployments.ingress.http.docs import router as docs_router
 from deployments.ingress.http.errors import install_error_handlers, send_error
 from deployments.ingress.http.limits import BODY_TIMEOUT_S, MAX_BODY_BYTES, MAX_URL_BYTES
 from deployments.ingress.http.routes import ROUTERS
+from deployments.ingress.http.tracing import TraceContext
 from models.settings import read_secret
 from models.version import arm_version
 
@@ -135,7 +136,8 @@ def make_app(routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.add_middleware(InputLimits)  # innermost of the three: its refusals are counted too
     install_error_handlers(app)
     app.add_middleware(Admission)  # a fast 503 beyond the bound, before any work starts
-    app.add_middleware(CountAnswers)  # added last: outermost, sees the mapped errors
+    app.add_middleware(CountAnswers)  # sees the mapped errors
+    app.add_middleware(TraceContext)  # outermost: every line of the request has its trace id
     return app
 
 
