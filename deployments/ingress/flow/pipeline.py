@@ -26,6 +26,7 @@ import numpy as np
 from arm_client.models import ArmWarning, PaperRecord
 from deployments.common.caches import LRUCache
 from deployments.ingress.durable.outbox import DurableWrites, MemoryOutbox
+from deployments.ingress.flow.idempotency import IdempotentRuns
 from deployments.ingress.flow.stage_info import StageInfo
 from deployments.ingress.flow.work import Work, relevance, research_response
 from models.contracts import (
@@ -92,6 +93,8 @@ class ResearchPipeline:
         # Writes the MemoryWriter did not take (restarting, store away) wait on disk.
         self.writes = DurableWrites(memory.upsert, outbox, memory_write_timeout_s)
         self.deadline_s = deadline_s
+        # Answers by Idempotency-Key (POST /execute), so a retry never reruns a request.
+        self.idempotent: IdempotentRuns[ResearchResponse] = IdempotentRuns()
         # The configured source is the arXiv API (ARXIV_SOURCE=api): configuration, not a call.
         self.search_needs_no_vector = search_needs_no_vector
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from deployments.ingress.flow.idempotency import IdempotencyConflict
 from deployments.ingress.flow.pipeline import ResearchPipeline
 from deployments.ingress.http.auth import require_bearer
 from deployments.ingress.http.errors import request_id
@@ -38,12 +39,38 @@ async def execute(
     body: ResearchRequest,
     request: Request,
     flow: Annotated[ResearchPipeline, Depends(current_flow)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=255,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Run this request once: a repeat with the same key within a day "
+            "answers the stored response, or waits for the one in flight.",
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Search arXiv, rank by meaning, summarise and remember the best papers."""
     require_style(body.citation_style)  # before any work: an unknown style is a 422
     started = time.perf_counter()
-    response = await flow.execute(body, request_id(request))
+    if idempotency_key is None:
+        response, replayed = await flow.execute(body, request_id(request)), False
+    else:
+        response, replayed = await _run_once(flow, idempotency_key, body, request)
     metrics = request.app.state.metrics
     metrics.record(len(response.papers), time.perf_counter() - started)
     metrics.reused(response.provenance.cache.get("summaries_reused", 0))
-    return JSONResponse(response.model_dump(mode="json"))
+    headers = {"Idempotency-Replayed": "true"} if replayed else None
+    return JSONResponse(response.model_dump(mode="json"), headers=headers)
+
+
+async def _run_once(
+    flow: ResearchPipeline, key: str, body: ResearchRequest, request: Request
+) -> tuple[ResearchResponse, bool]:
+    """The request run once for its key (``flow.idempotent``); a key reused with another
+    body is a 422 naming the header."""
+    try:
+        return await flow.idempotent.run(key, body, lambda: flow.execute(body, request_id(request)))
+    except IdempotencyConflict as exc:
+        error = {"type": "value_error", "loc": ("header", "Idempotency-Key"), "msg": str(exc)}
+        raise RequestValidationError([error]) from None
