@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 
-.PHONY: run monitor test test-unit test-graph test-vllm-cpu test-gpu lint manifests standin ingest eval-summaries bench bench-sources bench-autoscale bench-retrieval soak clean
+.PHONY: run monitor test test-unit test-graph test-vllm-cpu test-gpu lint openapi manifests standin ingest eval-summaries bench bench-sources bench-autoscale bench-retrieval soak clean
 
 # PyTorch first, and the right build: without nvidia-smi, the CPU build from PyTorch's CPU wheel
 # index (PyPI's Linux wheels are multi-GB CUDA builds); with it, PyPI's CUDA build. Force either:
@@ -95,6 +95,10 @@ monitor:
 	@command -v prometheus >/dev/null || { echo "needs Prometheus: apt-get install prometheus"; exit 2; }
 	prometheus --config.file=monitoring/prometheus.yml --storage.tsdb.path=data/prometheus \
 		--storage.tsdb.retention.time=2d --web.listen-address=$(HOST):9090
+
+# docs/openapi.json, the API's contract, from the app (the suite fails while it is stale).
+openapi: $(STAMP)
+	$(PY) -m arm_dev.openapi_doc
 
 # serveConfigV2 of k8s/rayservice*.yaml from serve_config.yaml + k8s/*-overlay.yaml.
 manifests: $(STAMP)
