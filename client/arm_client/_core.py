@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -39,6 +40,11 @@ class Call(Generic[T]):
     retry_on_network: bool = True
     # Statuses whose body is parsed as an answer rather than raised (GET /health's 503).
     answer_statuses: frozenset[int] = frozenset()
+
+    def attempt_headers(self) -> dict[str, str]:
+        """The headers of one attempt: the call's, and a fresh ``X-Request-ID``, which the arm
+        adopts, so that even an attempt that got no answer has an id to look up in its logs."""
+        return {**self.headers, "X-Request-ID": str(uuid.uuid4())}
 
     def parse(self, response: httpx.Response) -> T:
         """The answer as the call's model, or raise the ``ArmApiError`` it amounts to."""
@@ -97,10 +103,14 @@ def api_error(response: httpx.Response) -> ArmApiError:
     )
 
 
-def network_error(exc: httpx.TransportError, call: Call[Any]) -> ArmConnectionError:
+def network_error(
+    exc: httpx.TransportError, call: Call[Any], request_id: str | None
+) -> ArmConnectionError:
     """A transport failure as the client's error (raised ``from`` it by the caller)."""
     kind = "client_timeout" if isinstance(exc, httpx.TimeoutException) else "connection_error"
-    return ArmConnectionError(None, kind, f"{call.method} {call.path}: {exc!r}")
+    return ArmConnectionError(
+        None, kind, f"{call.method} {call.path}: {exc!r}", request_id=request_id
+    )
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -237,12 +237,13 @@ class ArmClient(_Base):
     def _send(self, call: Call[T]) -> T:
         retries = self._retries()
         while True:
+            headers = call.attempt_headers()
             try:
                 response = self._http.request(
-                    call.method, call.path, json=call.json, headers=dict(call.headers)
+                    call.method, call.path, json=call.json, headers=headers
                 )
             except httpx.TransportError as exc:
-                error: ArmApiError = _core.network_error(exc, call)
+                error: ArmApiError = _core.network_error(exc, call, headers["X-Request-ID"])
                 if not call.retry_on_network:
                     raise error from exc
                 cause: BaseException | None = exc
@@ -352,12 +353,13 @@ class AsyncArmClient(_Base):
     async def _send(self, call: Call[T]) -> T:
         retries = self._retries()
         while True:
+            headers = call.attempt_headers()
             try:
                 response = await self._http.request(
-                    call.method, call.path, json=call.json, headers=dict(call.headers)
+                    call.method, call.path, json=call.json, headers=headers
                 )
             except httpx.TransportError as exc:
-                error: ArmApiError = _core.network_error(exc, call)
+                error: ArmApiError = _core.network_error(exc, call, headers["X-Request-ID"])
                 if not call.retry_on_network:
                     raise error from exc
                 cause: BaseException | None = exc
