@@ -28,7 +28,13 @@ from pydantic import ValidationError
 from arm_client.client import ArmClient
 from arm_client.errors import ArmApiError
 from arm_client.export import EXPORT_FORMATS, ExportError
-from arm_client.models import HealthStatus, MemorySearchResponse, Paper, ResearchResponse
+from arm_client.models import (
+    ArmWarning,
+    HealthStatus,
+    MemorySearchResponse,
+    Paper,
+    ResearchResponse,
+)
 
 ClientFactory = Callable[..., ArmClient]
 WIDTH = 100
@@ -186,13 +192,9 @@ def _health_table(status: HealthStatus) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
-def _warning_text(warning: object) -> str:
-    # Plain text today; an object with a message (and code) once warnings are structured.
-    message = getattr(warning, "message", None)
-    code = getattr(warning, "code", None)
-    if message is None:
-        return str(warning)
-    return f"{code}: {message}" if code else str(message)
+def _warning_text(warning: ArmWarning) -> str:
+    paper = f" {warning.arxiv_id}" if warning.arxiv_id else ""
+    return f"{warning.code}{paper}: {warning.message}"
 
 
 def _field_errors(exc: ValidationError) -> str:

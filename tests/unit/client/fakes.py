@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from arm_client import ArmClient, AsyncArmClient
-from arm_client.models import Paper, Provenance, ResearchResponse
+from arm_client.models import ArmWarning, Paper, Provenance, ResearchResponse
 
 URL = "http://arm.test/main"
 
@@ -52,7 +52,9 @@ PAPERS = [
 ]
 
 
-def research_response(papers: list[Paper] | None = None, warnings: list[str] | None = None) -> dict:
+def research_response(
+    papers: list[Paper] | None = None, warnings: list[ArmWarning] | None = None
+) -> dict:
     papers = PAPERS if papers is None else papers
     answer = ResearchResponse(
         papers=papers,

@@ -10,7 +10,13 @@ import pytest
 
 from arm_client import ArmClient
 from arm_client.cli import main
-from arm_client.models import HealthStatus, MemorySearchResponse, PaperRecord, ResearchResponse
+from arm_client.models import (
+    ArmWarning,
+    HealthStatus,
+    MemorySearchResponse,
+    PaperRecord,
+    ResearchResponse,
+)
 from tests.unit.client.fakes import HEALTH, PAPERS, Arm, FakeTime, client, error, ok
 from tests.unit.client.fakes import research_response as answer
 
@@ -27,7 +33,10 @@ def _client(arm: Arm, time: FakeTime, base_url: str | None, **kw: Any) -> ArmCli
 
 
 def test_search_as_a_table(capsys: pytest.CaptureFixture[str]) -> None:
-    arm = Arm([ok(answer(warnings=["summary failed for 2402.00004"]))])
+    failed = ArmWarning(
+        code="summary_failed", stage="summarizer", message="summary failed", arxiv_id="2402.00004"
+    )
+    arm = Arm([ok(answer(warnings=[failed]))])
     code, out, err = run(
         arm,
         [
@@ -65,7 +74,7 @@ def test_search_as_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     row = next(line for line in lines if "hep-ex/0406020" in line)
     assert row.split()[:3] == ["2", "0.50", "hep-ex/0406020"]
     assert "2 of 7 found, confidence 0.70" in out and "request id rid-ok" in out
-    assert "warning: summary failed for 2402.00004" in out
+    assert "warning: summary_failed 2402.00004: summary failed" in out
 
 
 @pytest.mark.parametrize("fmt", ["json", "bibtex", "ris", "csl"])
