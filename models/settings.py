@@ -164,6 +164,7 @@ class IngressSettings(_Tuned):
     memory_write_timeout_s: float
     max_in_flight: int
     request_deadline_s: float
+    mcp_allowed_hosts: str
     tuning: IngressTuning
 
 
@@ -260,6 +261,9 @@ class Settings(BaseModel):
     arm_docs: bool = Field(
         default=True, description="Ingress: serve /docs, /redoc and /openapi.json (ARM_DOCS)."
     )
+    mcp_allowed_hosts: str = Field(
+        default="localhost,127.0.0.1,[::1]", description="Ingress: /mcp's Host allowlist (mcp.md)."
+    )
 
     @classmethod
     def load(
@@ -276,13 +280,8 @@ class Settings(BaseModel):
 
     def resolved(self) -> Self:
         """The same settings with relative paths made absolute (the replicas' cwd may differ)."""
-        return self.model_copy(
-            update={
-                "qdrant_path": str(Path(self.qdrant_path).resolve()),
-                "index_path": str(Path(self.index_path).resolve()),
-                "outbox_path": str(Path(self.outbox_path).resolve()),
-            }
-        )
+        paths = ("qdrant_path", "index_path", "outbox_path")
+        return self.model_copy(update={p: str(Path(getattr(self, p)).resolve()) for p in paths})
 
     def for_stages(self) -> StageSettings:
         """Each stage's own slice: a stage never sees another stage's settings."""
@@ -345,6 +344,7 @@ class Settings(BaseModel):
                 memory_write_timeout_s=self.memory_write_timeout_s,
                 max_in_flight=self.max_in_flight,
                 request_deadline_s=self.request_deadline_s,
+                mcp_allowed_hosts=self.mcp_allowed_hosts,
                 tuning=IngressTuning(query_cache_size=self.query_cache_size),
             ),
         )

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from arm_client import ArmClient, NotFoundError
+from arm_client import ArmApiError, ArmClient, NotFoundError
 from arm_client.models import ResearchResponse
 from tests.graph.conftest import App
 
@@ -37,19 +37,27 @@ def test_the_client_calls_every_endpoint(main_app: App) -> None:
         assert {p.arxiv_id for p in answer.papers} & {p.arxiv_id for p in found.papers}
 
 
-def test_a_paper_is_fetched_forgotten_and_gone(main_app: App) -> None:
+def test_a_paper_is_fetched_forgotten_and_gone(main_app: App, llm_app: App) -> None:
     with ArmClient(main_app.url, timeout=120.0) as client:
         answer = client.execute(QUERY, max_papers=3)
         arxiv_id = answer.papers[-1].arxiv_id
         record = client.get_paper(arxiv_id)
         assert record.paper.arxiv_id == arxiv_id and record.queries
+        # An arm without ARM_API_KEY lets nobody empty its memory.
+        with pytest.raises(ArmApiError) as refused:
+            client.forget_paper(arxiv_id)
+        assert refused.value.status == 403 and refused.value.error == "forbidden"
 
+    # The application with a key (test-key-123): its operator may forget a paper.
+    with ArmClient(llm_app.url, api_key="test-key-123", timeout=120.0) as client:
+        answer = client.execute(QUERY, max_papers=3)
+        arxiv_id = answer.papers[-1].arxiv_id
+        assert client.get_paper(arxiv_id).paper.arxiv_id == arxiv_id
         client.forget_paper(arxiv_id)
         with pytest.raises(NotFoundError) as caught:
             client.get_paper(arxiv_id)
         assert caught.value.status == 404 and caught.value.request_id
         assert caught.value.request_id in str(caught.value)
-
         # Put it back, so that the tier's later tests find memory as they would have.
         client.execute(QUERY, max_papers=3)
         assert client.get_paper(arxiv_id).paper.arxiv_id == arxiv_id

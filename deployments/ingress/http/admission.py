@@ -17,7 +17,7 @@ from deployments.ingress.http.errors import RETRY_AFTER_S, send_error
 from deployments.ingress.http.replica import REPLICA
 from models.errors import Overloaded
 
-WORK_ROUTES = ("/execute", "/memory/search")
+WORK_ROUTES = ("/execute", "/memory/search", "/mcp")
 
 
 def work_route(scope: Scope) -> str | None:

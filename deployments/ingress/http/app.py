@@ -1,7 +1,7 @@
 """The FastAPI app the Ingress serves: its metadata, what its replica holds for every route
 (the bearer check, the metrics), the caps on what a request may send, and error handling. The
-routes: ``routes`` (one module per resource) and ``docs`` (the OpenAPI document, its pages
-and their assets).
+routes: ``routes`` (one module per resource), ``docs`` (the OpenAPI document, its pages
+and their assets) and ``/mcp`` (the MCP server, ``deployments.ingress.mcp``).
 
 What the replica puts on ``app.state`` for the middleware and routes: ``auth`` and ``metrics``
 (``lifespan``, when the replica starts). What its settings tell the middleware and the docs
@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deployments.common.metrics import IngressMetrics
@@ -25,6 +26,8 @@ from deployments.ingress.http.errors import install_error_handlers, send_error
 from deployments.ingress.http.limits import BODY_TIMEOUT_S, MAX_BODY_BYTES, MAX_URL_BYTES
 from deployments.ingress.http.routes import ROUTERS
 from deployments.ingress.http.tracing import TraceContext
+from deployments.ingress.mcp import McpEndpoint
+from deployments.ingress.mcp import session as mcp_session
 from models.settings import read_secret
 from models.version import arm_version
 
@@ -34,7 +37,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Runs in the Ingress replica when it starts: the key never travels through Serve.
     app.state.auth = BearerAuth(read_secret("arm_api_key"))
     app.state.metrics = IngressMetrics()
-    yield
+    async with mcp_session():  # /mcp's session manager (a mounted app's lifespan never runs)
+        yield
 
 
 TOO_LARGE = f"request body over {MAX_BODY_BYTES} bytes"
@@ -133,6 +137,9 @@ def make_app(routers: Sequence[APIRouter] = ()) -> FastAPI:
     app.docs_url = "/docs"  # after setup(), which added no route: what Serve's status names
     for router in routers:
         app.include_router(router)
+    # /mcp exactly (a Mount would answer the bare path with a 307); the endpoint is a stateless
+    # shim, so the pickled copy Serve serves carries no MCP server (``mcp.server``).
+    app.router.routes.append(Route("/mcp", McpEndpoint(), include_in_schema=False))
     app.add_middleware(InputLimits)  # innermost of the three: its refusals are counted too
     install_error_handlers(app)
     app.add_middleware(Admission)  # a fast 503 beyond the bound, before any work starts

@@ -1,0 +1,153 @@
+"""The arm's MCP tools: each a thin wrapper over the replica's request flow, the same one the
+HTTP routes call (``replica.current_flow``), with typed arguments and a typed answer (the SDK
+derives the tools' input and output JSON Schemas from these signatures).
+
+A failure the caller can act on (an argument the API's models refuse, an unknown citation
+style, the arm starting or overloaded) is a ``ToolError``: the call answers ``isError`` with
+the message, never a crash of the server.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field, ValidationError
+
+from deployments.ingress.http.replica import current_flow
+from models.citations import DEFAULT_STYLE, available_styles, csl_item, render_citation
+from models.errors import ArmError
+from models.research import (
+    MemorySearchRequest,
+    MemorySearchResponse,
+    ResearchRequest,
+    ResearchResponse,
+)
+
+CitationFormat = Literal["text", "bibtex", "ris", "csl"]
+M = TypeVar("M", bound=BaseModel)
+_VERSION = re.compile(r"v\d+$")  # memory keys papers by their version-less id
+
+
+class Citation(BaseModel):
+    """One paper's reference: ``text`` (the CSL style's rendering), a BibTeX entry or an RIS
+    record in ``citation``; the CSL-JSON item in ``csl`` for ``format="csl"``."""
+
+    arxiv_id: str
+    citation: str | None = None
+    csl: dict[str, Any] | None = None
+
+
+class FormattedCitations(BaseModel):
+    """The references of the papers memory holds, in the order asked; ``missing``: the ids
+    the arm has not stored (search for them first)."""
+
+    style: str
+    format: CitationFormat
+    citations: list[Citation]
+    missing: list[str]
+
+
+def _valid(model: type[M], **arguments: Any) -> M:
+    """The API's own request model, its refusal as a tool error naming the fields."""
+    try:
+        return model(**{k: v for k, v in arguments.items() if v is not None})
+    except ValidationError as exc:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ToolError(f"invalid arguments: {fields}") from exc
+
+
+def _require_style(style: str) -> None:
+    if style not in available_styles():
+        raise ToolError(
+            f"unknown CSL style {style!r} (e.g. apa, ieee, chicago-author-date, nature, vancouver)"
+        )
+
+
+async def search_papers(
+    query: Annotated[str, Field(description="What to look for, in free text (3-500 characters).")],
+    max_papers: Annotated[int, Field(ge=1, le=20, description="Papers to answer with.")] = 5,
+    start_date: Annotated[
+        date | None, Field(description="Only papers first submitted on or after (YYYY-MM-DD).")
+    ] = None,
+    end_date: Annotated[
+        date | None, Field(description="Only papers first submitted on or before (YYYY-MM-DD).")
+    ] = None,
+    categories: Annotated[
+        list[str] | None, Field(description="arXiv categories, e.g. ['cs.CL', 'cs.LG'].")
+    ] = None,
+    include_summaries: Annotated[bool, Field(description="A TLDR for each paper.")] = True,
+) -> ResearchResponse:
+    """Search arXiv, rank by meaning, summarise, cite and remember the best papers (the
+    arm's POST /execute): the papers with their citations, provenance and warnings."""
+    request = _valid(
+        ResearchRequest,
+        query=query,
+        max_papers=max_papers,
+        start_date=start_date,
+        end_date=end_date,
+        categories=categories,
+        include_summaries=include_summaries,
+    )
+    try:
+        return await current_flow().execute(request, f"mcp-{uuid.uuid4()}")
+    except ArmError as exc:
+        raise ToolError(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def recall_memory(
+    query: Annotated[str, Field(description="What to recall, in free text (3-500 characters).")],
+    limit: Annotated[int, Field(ge=1, le=100, description="Papers to answer with.")] = 10,
+) -> MemorySearchResponse:
+    """Semantic search over the papers the arm has already found and stored (the arm's
+    POST /memory/search); arXiv is not asked."""
+    request = _valid(MemorySearchRequest, query=query, limit=limit)
+    try:
+        return await current_flow().memory_search(request)
+    except ArmError as exc:
+        raise ToolError(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def format_citations(
+    arxiv_ids: Annotated[
+        list[str], Field(min_length=1, max_length=100, description="arXiv ids, e.g. 2104.12255.")
+    ],
+    style: Annotated[
+        str, Field(description="CSL style for format 'text': apa, ieee, nature, vancouver, ...")
+    ] = DEFAULT_STYLE,
+    format: Annotated[
+        CitationFormat, Field(description="text (the style), bibtex, ris or csl (CSL-JSON).")
+    ] = "text",
+) -> FormattedCitations:
+    """References for papers the arm has stored, from their arXiv metadata: a CSL style's
+    text, BibTeX, RIS or CSL-JSON. Ids memory does not hold are listed in ``missing``."""
+    _require_style(style)
+    flow = current_flow()
+    citations: list[Citation] = []
+    missing: list[str] = []
+    for arxiv_id in arxiv_ids:
+        try:
+            record = await flow.paper_record(_VERSION.sub("", arxiv_id.strip()))
+        except ArmError as exc:
+            raise ToolError(f"{type(exc).__name__}: {exc}") from exc
+        if record is None:
+            missing.append(arxiv_id)
+            continue
+        paper = record.paper  # its csl, bibtex and ris rendered from metadata (``cited``)
+        if format == "csl":
+            citations.append(Citation(arxiv_id=arxiv_id, csl=dict(paper.csl or csl_item(paper))))
+        elif format == "bibtex":
+            citations.append(Citation(arxiv_id=arxiv_id, citation=paper.bibtex))
+        elif format == "ris":
+            citations.append(Citation(arxiv_id=arxiv_id, citation=paper.ris))
+        else:
+            citations.append(Citation(arxiv_id=arxiv_id, citation=render_citation(paper, style)))
+    return FormattedCitations(style=style, format=format, citations=citations, missing=missing)
+
+
+TOOLS = (search_papers, recall_memory, format_citations)
