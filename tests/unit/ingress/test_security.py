@@ -162,11 +162,16 @@ def test_urls_come_from_configuration_only(
     assert not [f for f in fields if "url" in f or "host" in f or "endpoint" in f], fields
     assert model.model_config.get("extra") == "forbid"
     # No route takes query, path, header or cookie parameters: the body is all a caller sends.
-    # The one exception: the arXiv id in /papers/{arxiv_id}'s path, checked by its pattern.
+    # The exceptions, each checked by its pattern: the arXiv id in /papers/{arxiv_id}'s path,
+    # and /execute's Idempotency-Key header.
+    allowed = {
+        "/papers/{arxiv_id}": [("path", "arxiv_id")],
+        "/execute": [("header", "idempotency-key")],
+    }
     for path, methods in app.openapi()["paths"].items():
         for operation in methods.values():
-            names = [(p["in"], p["name"]) for p in operation.get("parameters", [])]
-            assert names == ([("path", "arxiv_id")] if path.startswith("/papers/") else []), path
+            names = [(p["in"], p["name"].lower()) for p in operation.get("parameters", [])]
+            assert names == allowed.get(path, []), path
     path = "/execute" if model is ResearchRequest else "/memory/search"
     with ingress_client(monkeypatch, tmp_path) as client:
         for name in ("arxiv_api_url", "api_url", "openai_base_url", "base_url", "url"):

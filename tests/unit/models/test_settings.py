@@ -50,6 +50,7 @@ def test_every_setting_reaches_a_stage() -> None:
         "memory_write_timeout_s": 9.0,
         "max_in_flight": 9,
         "request_deadline_s": 9.0,
+        "mcp_allowed_hosts": "arm.example.org",
         "embedding_model": "/models/x",
         "embedding_dimension": 9,
         "embedding_device": "cuda",
