@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import date
 
@@ -18,6 +19,15 @@ from models.citations import (
 # A fixed namespace: the same arXiv id maps to the same point id in memory, in the index and in
 # every deployment, so a paper is stored once however often it is found.
 PAPER_NAMESPACE = uuid.UUID("6f1c1e36-8a1b-5b8e-9d0a-7f3e2a1c4b5d")
+
+
+_VERSION = re.compile(r"v\d+$")
+
+
+def versionless(arxiv_id: str) -> str:
+    """An arXiv id without its version suffix (2104.12255v2 -> 2104.12255): what memory and
+    the index key papers by."""
+    return _VERSION.sub("", arxiv_id.strip())
 
 
 def point_id(arxiv_id: str) -> str:

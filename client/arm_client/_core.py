@@ -157,6 +157,8 @@ class Retries:
         if not retryable or self.retries >= self.max_retries or left <= 0:
             return None
         if error.retry_after_s is not None:
+            if error.retry_after_s > left:
+                return None  # the arm asked for longer than the budget allows: never sooner
             wait = error.retry_after_s
         else:
             step = min(self.backoff_max_s, self.backoff_s * 2**self.retries)

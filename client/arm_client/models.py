@@ -39,7 +39,9 @@ class Paper(BaseModel):
     published_date: date = Field(description="Date of the first version (UTC).")
     summary: str | None = Field(default=None, description="A TLDR; null when none could be made.")
     relevance_score: float = Field(default=0.0, ge=0.0, le=1.0)
-    citation: str = Field(default="", description="APA 7 reference, rendered from metadata.")
+    citation: str = Field(
+        default="", description="Reference in the request's citation_style (APA 7 by default)."
+    )
 
     arxiv_id: str = Field(description="Version-less id: 2104.12255 or hep-ex/0406020.")
     version: int = Field(default=1, ge=1)

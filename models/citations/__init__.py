@@ -20,6 +20,7 @@ from models.citations.styles import (
     available_styles,
     render_citation,
     render_csl,
+    unknown_style,
 )
 from models.citations.text import latex_escape, plain_text
 
@@ -37,4 +38,5 @@ __all__ = [
     "render_citation",
     "render_csl",
     "ris_record",
+    "unknown_style",
 ]

@@ -157,7 +157,7 @@ def csl_item(paper: ApiPaper) -> dict[str, Any]:
     if paper.journal_ref:
         item["type"] = "article-journal"
         item["container-title"] = plain_text(paper.journal_ref)
-        for key in ("genre", "publisher", "number"):
+        for key in ("genre", "publisher"):  # ``number`` stays: the arXiv id, for managers
             del item[key]
     if not item["author"]:
         del item["author"]

@@ -88,9 +88,20 @@ def render_csl(item: dict[str, Any], style: str = DEFAULT_STYLE) -> str:
     """One CSL-JSON item as plain text in ``style``; ValueError names an unknown style."""
     if style == "apa":
         item = _apa_preprint(item)
+    if item.get("type") == "article-journal":
+        # A journal article's CSL "number" reads as its article number in every style
+        # ("Article 0704.0001"): the arXiv id stays in the item, not in the rendering.
+        item = {k: v for k, v in item.items() if k != "number"}
     return _render(json.dumps(item, sort_keys=True, ensure_ascii=False), style)
 
 
 def render_citation(paper: ApiPaper, style: str = DEFAULT_STYLE) -> str:
     """The paper's reference in a CSL style (``available_styles()``), as plain text."""
-    return render_csl(paper.csl or csl_item(paper), style)
+    return render_csl(csl_item(paper), style)  # from the metadata, never a stored csl
+
+
+def unknown_style(style: str) -> str | None:
+    """Why ``style`` cannot be rendered (a message naming it), or None when it can."""
+    if style in available_styles() or style in STYLE_ALIASES:
+        return None
+    return f"unknown CSL style {style!r} (e.g. apa, ieee, chicago-author-date, nature, vancouver)"

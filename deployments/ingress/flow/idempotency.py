@@ -1,9 +1,11 @@
 """``Idempotency-Key`` on ``POST /execute``: a retry after a timeout never reruns the pipeline.
 
 A request with a key is run once per replica: a repeat with the same key within ``window_s``
-gets the stored answer, or, while the first is still running, waits for it (its own deadline
-still holds) and gets the same answer. Only answers are kept: a failed run forgets its key, so
-a retry runs again. The same key with another body is refused (``IdempotencyConflict``, a 422
+gets the stored answer, or, while the first is still running, waits for it and gets the same
+answer. The run is a task of its own: a caller that goes away (a client timeout, the proxy
+giving up) does not cancel it, so the retry that follows finds it running or done; the
+pipeline's own deadline bounds it. Only answers are kept: a failed run forgets its key, so a
+retry runs again. The same key with another body is refused (``IdempotencyConflict``, a 422
 naming the header): the key names one request, not a slot to reuse.
 
 The record is per Ingress replica and in memory (bounded by ``max_keys``, oldest first): a
@@ -26,8 +28,8 @@ from pydantic import BaseModel
 
 T = TypeVar("T")
 
-WINDOW_S = 24 * 3600.0  # a day: longer than any caller's retry loop
-MAX_KEYS = 10_000  # answers kept at most (tens of KB each)
+WINDOW_S = 3600.0  # an hour: longer than any caller's retry loop
+MAX_KEYS = 1000  # answers kept at most (tens of KB each: a few tens of MB at worst)
 
 
 class IdempotencyConflict(ValueError):
@@ -38,7 +40,7 @@ class IdempotencyConflict(ValueError):
 class _Run(Generic[T]):
     fingerprint: str
     started: float
-    answer: asyncio.Future[T]
+    answer: asyncio.Future[T]  # the run's task
 
 
 def fingerprint(body: BaseModel) -> str:
@@ -69,21 +71,21 @@ class IdempotentRuns(Generic[T]):
         if run is not None and now - run.started > self.window_s:
             del self._runs[key]
             run = None
-        if run is not None:
-            if run.fingerprint != wanted:
-                raise IdempotencyConflict("used before with another request body")
-            # Shielded: this waiter's deadline must not cancel the first request's run.
-            return await asyncio.shield(run.answer), True
-        answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._runs[key] = _Run(wanted, now, answer)
-        while len(self._runs) > self.max_keys:
-            self._runs.popitem(last=False)
-        try:
-            result = await work()
-        except BaseException as exc:
-            self._runs.pop(key, None)  # a failure is not an answer: a retry runs again
-            answer.set_exception(exc)
-            answer.exception()  # retrieved: waiters re-raise it, nobody logs it unawaited
-            raise
-        answer.set_result(result)
-        return result, False
+        if run is not None and run.fingerprint != wanted:
+            raise IdempotencyConflict("used before with another request body")
+        replay = run is not None
+        if run is None:
+            run = _Run(wanted, now, asyncio.ensure_future(work()))
+            run.answer.add_done_callback(lambda done: self._forget_failed(key, done))
+            self._runs[key] = run
+            while len(self._runs) > self.max_keys:
+                self._runs.popitem(last=False)
+        # Shielded: a caller that goes away must not cancel the run the others wait for.
+        return await asyncio.shield(run.answer), replay
+
+    def _forget_failed(self, key: str, done: asyncio.Future[T]) -> None:
+        """A failure is not an answer: its key goes, so a retry runs again."""
+        if done.cancelled() or done.exception() is not None:
+            run = self._runs.get(key)
+            if run is not None and run.answer is done:
+                del self._runs[key]

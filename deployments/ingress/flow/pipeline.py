@@ -284,16 +284,21 @@ class ResearchPipeline:
 
     async def paper_record(self, arxiv_id: str) -> PaperRecord | None:
         """What memory holds of one paper (version-less id), or None (within ``deadline_s``)."""
-        stored = await self._within_deadline(self.memory.lookup([arxiv_id]))
-        found = stored.get(arxiv_id)
-        if found is None:
-            return None
-        return PaperRecord(
-            paper=found.paper.cited().model_copy(update={"summary": found.summary}),
-            summary=found.summary,
-            queries=found.queries,
-            stored_at=found.stored_at,
-        )
+        return (await self.paper_records([arxiv_id])).get(arxiv_id)
+
+    async def paper_records(self, arxiv_ids: list[str]) -> dict[str, PaperRecord]:
+        """What memory holds of these papers (version-less ids), in one lookup, by id; the
+        ids it does not hold are absent (within ``deadline_s``)."""
+        stored = await self._within_deadline(self.memory.lookup(arxiv_ids))
+        return {
+            arxiv_id: PaperRecord(
+                paper=found.paper.cited().model_copy(update={"summary": found.summary}),
+                summary=found.summary,
+                queries=found.queries,
+                stored_at=found.stored_at,
+            )
+            for arxiv_id, found in stored.items()
+        }
 
     async def forget(self, arxiv_id: str) -> bool:
         """Remove one paper from memory; whether it was stored (within ``deadline_s``)."""

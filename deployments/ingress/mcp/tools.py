@@ -9,7 +9,6 @@ the message, never a crash of the server.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
@@ -18,8 +17,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, ValidationError
 
 from deployments.ingress.http.replica import current_flow
-from models.citations import DEFAULT_STYLE, available_styles, csl_item, render_citation
+from models.citations import DEFAULT_STYLE, render_citation, unknown_style
 from models.errors import ArmError
+from models.paper import versionless
 from models.research import (
     MemorySearchRequest,
     MemorySearchResponse,
@@ -29,7 +29,6 @@ from models.research import (
 
 CitationFormat = Literal["text", "bibtex", "ris", "csl"]
 M = TypeVar("M", bound=BaseModel)
-_VERSION = re.compile(r"v\d+$")  # memory keys papers by their version-less id
 
 
 class Citation(BaseModel):
@@ -63,10 +62,8 @@ def _valid(model: type[M], **arguments: Any) -> M:
 
 
 def _require_style(style: str) -> None:
-    if style not in available_styles():
-        raise ToolError(
-            f"unknown CSL style {style!r} (e.g. apa, ieee, chicago-author-date, nature, vancouver)"
-        )
+    if (message := unknown_style(style)) is not None:
+        raise ToolError(message)
 
 
 async def search_papers(
@@ -127,20 +124,20 @@ async def format_citations(
     """References for papers the arm has stored, from their arXiv metadata: a CSL style's
     text, BibTeX, RIS or CSL-JSON. Ids memory does not hold are listed in ``missing``."""
     _require_style(style)
-    flow = current_flow()
+    try:
+        records = await current_flow().paper_records(sorted({versionless(i) for i in arxiv_ids}))
+    except ArmError as exc:
+        raise ToolError(f"{type(exc).__name__}: {exc}") from exc
     citations: list[Citation] = []
     missing: list[str] = []
     for arxiv_id in arxiv_ids:
-        try:
-            record = await flow.paper_record(_VERSION.sub("", arxiv_id.strip()))
-        except ArmError as exc:
-            raise ToolError(f"{type(exc).__name__}: {exc}") from exc
+        record = records.get(versionless(arxiv_id))
         if record is None:
             missing.append(arxiv_id)
             continue
         paper = record.paper  # its csl, bibtex and ris rendered from metadata (``cited``)
         if format == "csl":
-            citations.append(Citation(arxiv_id=arxiv_id, csl=dict(paper.csl or csl_item(paper))))
+            citations.append(Citation(arxiv_id=arxiv_id, csl=paper.csl))
         elif format == "bibtex":
             citations.append(Citation(arxiv_id=arxiv_id, citation=paper.bibtex))
         elif format == "ris":

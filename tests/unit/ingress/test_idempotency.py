@@ -40,6 +40,25 @@ async def test_concurrent_repeats_run_the_pipeline_once() -> None:
     assert replayed and again is answers[0][0] and len(stages["fetcher"].asked) == 1
 
 
+async def test_a_caller_that_goes_away_does_not_cancel_the_run() -> None:
+    runs: IdempotentRuns[int] = IdempotentRuns()
+    started, release, done = asyncio.Event(), asyncio.Event(), []
+
+    async def slow() -> int:
+        started.set()
+        await release.wait()
+        done.append(1)
+        return 7
+
+    first = asyncio.ensure_future(runs.run("k", BODY, slow))
+    await started.wait()
+    first.cancel()  # the client timed out: Serve cancels its request
+    await asyncio.sleep(0)
+    retry = asyncio.ensure_future(runs.run("k", BODY, slow))
+    release.set()
+    assert await retry == (7, True) and done == [1]  # the retry got the one run's answer
+
+
 async def test_a_key_reused_with_another_body_is_refused() -> None:
     runs: IdempotentRuns[int] = IdempotentRuns()
 

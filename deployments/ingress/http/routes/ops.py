@@ -27,7 +27,10 @@ router = APIRouter()
     "/health",
     operation_id="get_health",
     response_model=HealthStatus,
-    responses={503: {"model": HealthStatus, "description": "a stage is down"}},
+    responses={
+        **errors(408, 414, 429, 500),
+        503: {"model": HealthStatus, "description": "a stage is down"},
+    },
 )
 async def get_health(
     states: Annotated[StageStates, Depends(current_stage_states)],
@@ -44,7 +47,7 @@ async def get_health(
     "/capabilities",
     operation_id="get_capabilities",
     response_model=CapabilityManifest,
-    responses=errors(401, 500, 503),
+    responses=errors(401, 408, 414, 429, 500, 503),
     dependencies=[Depends(require_bearer)],
 )
 async def get_capabilities(

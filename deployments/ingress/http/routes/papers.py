@@ -3,7 +3,6 @@ operator's call, allowed only where ``ARM_API_KEY`` guards the arm)."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -15,6 +14,7 @@ from deployments.ingress.http.auth import require_bearer
 from deployments.ingress.http.replica import current_flow
 from deployments.ingress.http.responses import WORK_ERRORS, errors
 from models.errors import Forbidden
+from models.paper import versionless
 from models.research import PaperRecord
 
 router = APIRouter(dependencies=[Depends(require_bearer)])
@@ -24,11 +24,6 @@ ARXIV_ID = r"^(\d{4}\.\d{4,5}|[a-z][a-z.-]{0,15}(\.[A-Z]{2})?/\d{7})(v\d+)?$"
 ArxivId = Annotated[
     str, Path(pattern=ARXIV_ID, description="arXiv id, e.g. 2104.12255 or hep-ex/0406020")
 ]
-_VERSION = re.compile(r"v\d+$")
-
-
-def _versionless(arxiv_id: str) -> str:
-    return _VERSION.sub("", arxiv_id)
 
 
 @router.get(
@@ -42,7 +37,7 @@ async def get_paper(
 ) -> JSONResponse:
     """What memory holds of a paper: its metadata, citations, summary and the queries that
     found it; 404 when the arm has not stored it."""
-    record = await flow.paper_record(_versionless(arxiv_id))
+    record = await flow.paper_record(versionless(arxiv_id))
     if record is None:
         raise HTTPException(404, f"paper {arxiv_id} is not in memory")
     return JSONResponse(record.model_dump(mode="json"))
@@ -61,6 +56,6 @@ async def forget_paper(
     Needs ARM_API_KEY set on the arm: without a key anyone could empty memory."""
     if not request.app.state.auth.required:
         raise Forbidden("forgetting papers needs ARM_API_KEY set on the arm (and its token)")
-    if not await flow.forget(_versionless(arxiv_id)):
+    if not await flow.forget(versionless(arxiv_id)):
         raise HTTPException(404, f"paper {arxiv_id} is not in memory")
     return Response(status_code=204)

@@ -15,7 +15,7 @@ from deployments.ingress.http.auth import require_bearer
 from deployments.ingress.http.errors import request_id
 from deployments.ingress.http.replica import current_flow
 from deployments.ingress.http.responses import WORK_ERRORS, errors
-from models.citations import available_styles
+from models.citations import unknown_style
 from models.research import ResearchRequest, ResearchResponse
 
 router = APIRouter(dependencies=[Depends(require_bearer)])
@@ -23,8 +23,7 @@ router = APIRouter(dependencies=[Depends(require_bearer)])
 
 def require_style(style: str) -> None:
     """Refuse a CSL style the arm does not ship, naming the field (422)."""
-    if style not in available_styles():
-        message = f"unknown CSL style {style!r} (e.g. apa, ieee, chicago-author-date, nature)"
+    if (message := unknown_style(style)) is not None:
         error = {"type": "value_error", "loc": ("body", "citation_style"), "msg": message}
         raise RequestValidationError([error])
 
@@ -45,7 +44,7 @@ async def execute(
             min_length=1,
             max_length=255,
             pattern=r"^[\x21-\x7e]+$",
-            description="Run this request once: a repeat with the same key within a day "
+            description="Run this request once: a repeat with the same key within an hour "
             "answers the stored response, or waits for the one in flight.",
         ),
     ] = None,
@@ -57,9 +56,10 @@ async def execute(
         response, replayed = await flow.execute(body, request_id(request)), False
     else:
         response, replayed = await _run_once(flow, idempotency_key, body, request)
-    metrics = request.app.state.metrics
-    metrics.record(len(response.papers), time.perf_counter() - started)
-    metrics.reused(response.provenance.cache.get("summaries_reused", 0))
+    if not replayed:  # a replay did no work
+        metrics = request.app.state.metrics
+        metrics.record(len(response.papers), time.perf_counter() - started)
+        metrics.reused(response.provenance.cache.get("summaries_reused", 0))
     headers = {"Idempotency-Replayed": "true"} if replayed else None
     return JSONResponse(response.model_dump(mode="json"), headers=headers)
 
