@@ -170,7 +170,8 @@ def test_to_paper_and_embedding_text() -> None:
     assert paper.doi == rec.doi and paper.journal_ref == rec.journal_ref
     assert paper.comment == rec.comment
     assert paper.title == rec.title and paper.abstract == rec.abstract
-    assert "Balázs" in paper.citation and "0704.0001" in paper.bibtex
+    cited = paper.cited()
+    assert "Balázs" in cited.citation and "0704.0001" in cited.bibtex
     assert rec.embedding_text == paper.embedding_text
     assert rec.embedding_text.startswith("Calculation of prompt diphoton production cross")
 
