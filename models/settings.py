@@ -19,8 +19,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from arm_client.models import ArxivSource
 
@@ -96,9 +97,20 @@ class GateTuning(_Slice):
 
 
 class GateSettings(_Tuned):
-    """The ArxivGate's slice."""
+    """The ArxivGate's slice. ``least_interval_s``: the shortest ``min_interval_s`` a live
+    ``user_config`` may set (arXiv's 3 s on its own hosts, unless overridden; else 0)."""
 
+    least_interval_s: float = 0.0
     tuning: GateTuning
+
+
+ARXIV_INTERVAL_S = 3.0  # arXiv's terms: one request every 3 seconds, one connection at a time
+
+
+def on_arxiv_hosts(url: str) -> bool:
+    """Whether ``url`` is served by arXiv itself (arxiv.org or one of its subdomains)."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    return host == "arxiv.org" or host.endswith(".arxiv.org")
 
 
 class EmbedderTuning(_Slice):
@@ -185,6 +197,10 @@ class Settings(BaseModel):
     arm_id: str = "research-arm"
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_min_interval_s: Seconds = Field(default=3.0, description="arXiv: >= 3 s apart.")
+    arxiv_interval_override: bool = Field(
+        default=False,
+        description="Allow ARXIV_MIN_INTERVAL_S under 3 s on arXiv's host names (a mirror).",
+    )
     arxiv_timeout_s: Deadline = 30.0
     arxiv_num_retries: Retries = 3
     arxiv_backoff_base_s: Seconds = 2.0
@@ -265,6 +281,20 @@ class Settings(BaseModel):
         default="localhost,127.0.0.1,[::1]", description="Ingress: /mcp's Host allowlist (mcp.md)."
     )
 
+    @model_validator(mode="after")
+    def _polite_to_arxiv(self) -> Self:
+        if self.arxiv_min_interval_s < ARXIV_INTERVAL_S and self._holds_arxiv_to_its_limit():
+            raise ValueError(
+                f"ARXIV_MIN_INTERVAL_S={self.arxiv_min_interval_s:g} is under "
+                f"{ARXIV_INTERVAL_S:g} s, and {self.arxiv_api_url} is arXiv's own: its terms "
+                "allow one request every 3 s. Set ARXIV_MIN_INTERVAL_S=3, or "
+                "ARXIV_INTERVAL_OVERRIDE=true for a mirror of your own under that name"
+            )
+        return self
+
+    def _holds_arxiv_to_its_limit(self) -> bool:
+        return on_arxiv_hosts(self.arxiv_api_url) and not self.arxiv_interval_override
+
     @classmethod
     def load(
         cls, args: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
@@ -302,7 +332,10 @@ class Settings(BaseModel):
                     cache_size=self.arxiv_cache_size,
                 ),
             ),
-            gate=GateSettings(tuning=GateTuning(min_interval_s=self.arxiv_min_interval_s)),
+            gate=GateSettings(
+                least_interval_s=ARXIV_INTERVAL_S if self._holds_arxiv_to_its_limit() else 0.0,
+                tuning=GateTuning(min_interval_s=self.arxiv_min_interval_s),
+            ),
             embedder=EmbedderSettings(
                 model=self.embedding_model,
                 dimension=self.embedding_dimension,

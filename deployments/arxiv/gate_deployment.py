@@ -3,6 +3,9 @@
 Every ArxivFetcher replica asks it for a turn, so scaling the fetcher out cannot break arXiv's
 terms. Being a deployment of the application, it starts and stops with it, shows in
 ``serve status``, and takes a new interval on redeploy (or live, through ``user_config``).
+
+Its hold-off record lives in the Ray cluster's own key-value store (the GCS, where Serve keeps
+its checkpoints), so a gate replica restarted on any node reads what its predecessor was told.
 """
 
 from __future__ import annotations
@@ -10,9 +13,28 @@ from __future__ import annotations
 from typing import Any
 
 from ray import serve
+from ray.experimental import internal_kv
 
 from deployments.arxiv.gate import IntervalGate
 from models.settings import GateSettings
+
+_KV_NAMESPACE = "research-arm"
+
+
+class ClusterHoldOff:
+    """``HoldOffStore`` in the cluster's GCS key-value store, one key per application. Ray
+    exposes it as ``ray.experimental.internal_kv`` (what Serve's own checkpoints use); it
+    lives as long as the cluster, and a fresh cluster starts without a record."""
+
+    def __init__(self, app_name: str) -> None:
+        self._key = f"arxiv-gate/{app_name}/not-before"
+
+    def load(self) -> float | None:
+        value = internal_kv._internal_kv_get(self._key, namespace=_KV_NAMESPACE)
+        return float(value) if value else None
+
+    def save(self, not_before: float) -> None:
+        internal_kv._internal_kv_put(self._key, repr(not_before), namespace=_KV_NAMESPACE)
 
 
 @serve.deployment(
@@ -26,16 +48,31 @@ from models.settings import GateSettings
 class ArxivGate:
     def __init__(self, settings: GateSettings) -> None:
         self.configured = self.settings = settings  # tuning starts from the configured values
-        self.gate = IntervalGate(settings.tuning.min_interval_s)
+        hold_off = ClusterHoldOff(serve.get_replica_context().app_name)
+        self.gate = IntervalGate(settings.tuning.min_interval_s, hold_off=hold_off)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
-        """``min_interval_s``: seconds between two arXiv requests."""
-        self.settings = self.configured.tuned(user_config)
-        self.gate.min_interval_s = self.settings.tuning.min_interval_s
+        """``min_interval_s``: seconds between two arXiv requests, at least ``least_interval_s``
+        (3 on arXiv's own hosts); less is refused, and Serve reports the failed update."""
+        tuned = self.configured.tuned(user_config)
+        interval, least = tuned.tuning.min_interval_s, tuned.least_interval_s
+        if interval < least:
+            raise ValueError(
+                f"min_interval_s={interval:g} is under {least:g} s, arXiv's limit for its own "
+                "hosts (ARXIV_INTERVAL_OVERRIDE=true allows it for a mirror of your own)"
+            )
+        self.settings = tuned
+        self.gate.min_interval_s = interval
 
-    async def acquire(self) -> tuple[int, float]:
-        """Wait for a turn: (permit token, seconds waited)."""
-        return await self.gate.acquire()
+    async def acquire(self, ticket: str | None = None) -> tuple[int, float]:
+        """Wait for a turn: (permit token, seconds waited). ``ticket`` names it for
+        ``abandon``."""
+        return await self.gate.acquire(ticket)
+
+    async def abandon(self, ticket: str) -> None:
+        """The search that asked under ``ticket`` was cancelled: end its turn, now or when it
+        comes."""
+        await self.gate.abandon(ticket)
 
     async def release(self, token: int, hold_off_s: float = 0.0) -> None:
         """End a turn; ``hold_off_s`` (arXiv's Retry-After) delays the next one."""

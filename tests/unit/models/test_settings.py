@@ -26,6 +26,24 @@ def test_bad_values_name_the_setting() -> None:
         Settings.load({}, {"ARXIV_MIN_INTERVAL_S": "-1"})
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["https://export.arxiv.org/api/query", "http://arxiv.org/api/query", "https://ARXIV.ORG/x"],
+)
+def test_an_interval_under_arxivs_three_seconds_is_refused_on_its_hosts(url: str) -> None:
+    with pytest.raises(ValidationError, match="ARXIV_MIN_INTERVAL_S=0 is under 3 s"):
+        Settings.load({"arxiv_api_url": url}, {"ARXIV_MIN_INTERVAL_S": "0"})
+    overridden = Settings(arxiv_api_url=url, arxiv_min_interval_s=0, arxiv_interval_override=True)
+    assert overridden.for_stages().gate.least_interval_s == 0.0  # a mirror under that name
+    assert Settings(arxiv_api_url=url).for_stages().gate.least_interval_s == 3.0
+
+
+def test_any_interval_is_allowed_off_arxivs_hosts() -> None:
+    for url in ("http://127.0.0.1:8081/api/query", "https://notarxiv.org/api", "http://mirror/q"):
+        gate = Settings(arxiv_api_url=url, arxiv_min_interval_s=0).for_stages().gate
+        assert gate.least_interval_s == 0.0 and gate.tuning.min_interval_s == 0.0
+
+
 def test_every_setting_reaches_a_stage() -> None:
     """A setting no stage receives would be silently ignored."""
     base = Settings().for_stages()
@@ -33,6 +51,7 @@ def test_every_setting_reaches_a_stage() -> None:
         "arm_id": "other",
         "arxiv_api_url": "http://127.0.0.1:1/api/query",
         "arxiv_min_interval_s": 9.0,
+        "arxiv_interval_override": True,
         "arxiv_timeout_s": 9.0,
         "arxiv_num_retries": 9,
         "arxiv_backoff_base_s": 9.0,
