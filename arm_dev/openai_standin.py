@@ -5,7 +5,11 @@ sentence of the abstract in the prompt, wrapped the way chatty models wrap answe
 ``chatty`` is on (a ``<think>`` block and a preamble) so the arm's cleaning is exercised. Calls are
 served concurrently, each after ``latency_s``, like a batching LLM server.
 
-    POST /_control {"mode": "ok"|"500"|"empty", "latency_s": S, "chatty": bool}
+    POST /_control {"mode": "ok"|"500"|"503"|"429"|"empty", "latency_s": S, "chatty": bool,
+                    "retry_after_s": S, "fail_times": N}
+
+``429`` and ``503`` carry ``Retry-After: retry_after_s`` when it is set. With ``fail_times`` N,
+the mode holds for the next N chat calls, then the server answers "ok" again (a blip).
     GET  /_stats   {"calls": N, "max_concurrent": N}
 
 Run it: ``python -m arm_dev.openai_standin --port 8082 --latency 0.5``.
@@ -65,6 +69,8 @@ class OpenAIStandIn(BackgroundServer):
         self.latency_s = latency_s
         self.chatty = chatty
         self.mode = "ok"
+        self.retry_after_s: float | None = None
+        self.fail_times: int | None = None  # None: the mode holds until changed
         self.lock = threading.Lock()
         self.calls = 0
         self.active = 0
@@ -75,29 +81,46 @@ class OpenAIStandIn(BackgroundServer):
     def base_url(self) -> str:
         return f"{self.origin}/v1"
 
-    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """(status, body, headers) of one chat call."""
         with self.lock:
             self.calls += 1
             self.active += 1
             self.max_concurrent = max(self.max_concurrent, self.active)
             mode, latency, chatty = self.mode, self.latency_s, self.chatty
+            if self.fail_times is not None:
+                if self.fail_times <= 0:
+                    mode = "ok"
+                self.fail_times -= 1
         try:
             time.sleep(latency)
+            held = {"Retry-After": f"{self.retry_after_s:g}"} if self.retry_after_s else {}
             if mode == "500":
-                return 500, {"error": {"message": "model crashed", "type": "server_error"}}
+                return 500, {"error": {"message": "model crashed", "type": "server_error"}}, {}
+            if mode == "503":
+                return 503, {"error": {"message": "loading", "type": "server_error"}}, held
+            if mode == "429":
+                error = {"message": "rate limited", "type": "rate_limit_exceeded"}
+                return 429, {"error": error}, held
             prompt = body["messages"][-1]["content"]
             first = first_sentence_of_prompt(body["messages"])
             content = "" if mode == "empty" else first
             if chatty and content:
                 content = f"<think>The user wants a TLDR.</think>\nSure! Here is a TLDR:\n{content}"
-            return 200, {
-                **chat_completion(f"chatcmpl-{self.calls}", body.get("model", "standin"), content),
-                "usage": {
-                    "prompt_tokens": len(prompt.split()),
-                    "completion_tokens": len(content.split()),
-                    "total_tokens": len(prompt.split()) + len(content.split()),
+            return (
+                200,
+                {
+                    **chat_completion(
+                        f"chatcmpl-{self.calls}", body.get("model", "standin"), content
+                    ),
+                    "usage": {
+                        "prompt_tokens": len(prompt.split()),
+                        "completion_tokens": len(content.split()),
+                        "total_tokens": len(prompt.split()) + len(content.split()),
+                    },
                 },
-            }
+                {},
+            )
         finally:
             with self.lock:
                 self.active -= 1
@@ -110,9 +133,11 @@ def _handler_for(state: OpenAIStandIn) -> type[BaseHTTPRequestHandler]:
         def log_message(self, fmt: str, *args: Any) -> None:
             return
 
-        def _json(self, status: int, payload: Any) -> None:
+        def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -137,6 +162,10 @@ def _handler_for(state: OpenAIStandIn) -> type[BaseHTTPRequestHandler]:
                     state.mode = str(body.get("mode", state.mode))
                     state.latency_s = float(body.get("latency_s", state.latency_s))
                     state.chatty = bool(body.get("chatty", state.chatty))
+                    if "retry_after_s" in body:
+                        state.retry_after_s = body["retry_after_s"]
+                    if "fail_times" in body:
+                        state.fail_times = body["fail_times"]
                 self._json(200, {})
             else:
                 self._json(404, {"error": {"message": "not found"}})

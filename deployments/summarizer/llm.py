@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from httpx_retries import Retry, RetryTransport
 
 from deployments.summarizer.text import clean_llm_summary
 from models.errors import StageError
@@ -17,6 +18,11 @@ SYSTEM_PROMPT = (
     "sentence alone: no preamble, no quotes, no markdown."
 )
 USER_PROMPT = "Title: {title}\n\nAbstract: {abstract}\n\nTLDR:"
+
+# What an OpenAI-compatible server answers when a retry may succeed: rate limited (429), or an
+# overloaded or restarting server behind a proxy (5xx). 4xx other than 429 are the arm's fault.
+RETRIED_STATUSES = (429, 500, 502, 503, 504)
+_NO_RETRY = {"retry": Retry(total=0)}
 
 
 class FailureStreak:
@@ -46,7 +52,14 @@ def chat_messages(title: str, abstract: str, max_words: int) -> list[dict[str, s
 
 
 class OpenAIChatSummarizer:
-    """TLDRs from any OpenAI-compatible ``/chat/completions`` endpoint."""
+    """TLDRs from any OpenAI-compatible ``/chat/completions`` endpoint.
+
+    A 429 or 5xx is retried up to ``max_retries`` times by httpx-retries' transport: after the
+    server's Retry-After when it sends one (never sooner), else after an exponential backoff
+    from ``backoff_s`` (0.5, 1, 2 s, jittered), as are connection errors. The caller's budget
+    bounds the whole (``summarize_checked``'s deadline): a Retry-After past it ends as a
+    timed-out summary, not a request held longer. ``timeout_s`` bounds each attempt.
+    """
 
     name = "openai"
 
@@ -58,25 +71,38 @@ class OpenAIChatSummarizer:
         api_key: str | None = None,
         max_words: int = 30,
         timeout_s: float = 60.0,
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.model_name = model
         self.max_words = max_words
         self._probes = FailureStreak()
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        retry = Retry(
+            total=max_retries,
+            # A chat completion is not idempotent in general, but a TLDR at temperature 0 is:
+            # asking again costs tokens, never a wrong answer.
+            allowed_methods=["GET", "POST"],
+            status_forcelist=RETRIED_STATUSES,
+            backoff_factor=backoff_s,
+            # Retry-After as the server says, up to the summary's own deadline (which cuts it).
+            max_backoff_wait=max(timeout_s, backoff_s),
+        )
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
             headers=headers,
             timeout=timeout_s,
-            transport=transport,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+            transport=RetryTransport(transport or httpx.AsyncHTTPTransport(limits=limits), retry),
         )
 
     async def check(self) -> None:
         """Raise when the endpoint has not answered ``GET models`` (every OpenAI-compatible
         server, ``vllm serve`` included, serves it; it costs no tokens) several times in a row."""
         try:
-            response = await self._http.get("models", timeout=5.0)
+            # One probe, not retried: FailureStreak already forgives a blip.
+            response = await self._http.get("models", timeout=5.0, extensions=_NO_RETRY)
             response.raise_for_status()
         except httpx.HTTPError as exc:
             self._probes.failed("the OpenAI-compatible endpoint", exc)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
+from arm_dev.openai_standin import OpenAIStandIn
 from deployments.embedder.text_embedder import TextEmbedder
 from deployments.summarizer.backend import make_backend, summarize_checked
 from deployments.summarizer.extractive import ExtractiveSummarizer
@@ -193,13 +195,73 @@ async def test_openai_health_forgives_a_blip_not_an_outage() -> None:
 
 
 async def test_openai_backend_errors_are_stage_errors() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(500, json={"error": "boom"})
+
     backend = OpenAIChatSummarizer(
-        "http://llm.test/v1",
-        "m",
-        transport=httpx.MockTransport(lambda r: httpx.Response(500, json={"error": "boom"})),
+        "http://llm.test/v1", "m", backoff_s=0.01, transport=httpx.MockTransport(handler)
     )
     with pytest.raises(StageError, match="OpenAI-compatible endpoint failed"):
         await backend.summarize("t", ABSTRACT)
+    assert len(calls) == 4  # the first try and three retries, then the error
+
+
+def _control(standin: OpenAIStandIn, **state: Any) -> None:
+    httpx.post(standin.base_url.replace("/v1", "/_control"), json=state).raise_for_status()
+
+
+async def test_openai_backend_waits_out_retry_after_then_answers() -> None:
+    with OpenAIStandIn() as standin:
+        _control(standin, mode="429", retry_after_s=1, fail_times=2)
+        backend = OpenAIChatSummarizer(standin.base_url, "m", backoff_s=0.01)
+        began = time.monotonic()
+        outcome = await summarize_checked(backend, "t", ABSTRACT, 30.0)
+        waited = time.monotonic() - began
+        await backend.aclose()
+    assert outcome.summary and outcome.warnings == []
+    assert standin.calls == 3
+    assert waited >= 2.0  # two Retry-After: 1 honoured, never the 10 ms backoff instead
+
+
+async def test_openai_backend_retries_a_restarting_server() -> None:
+    with OpenAIStandIn() as standin:
+        _control(standin, mode="503", fail_times=1)
+        backend = OpenAIChatSummarizer(standin.base_url, "m", backoff_s=0.01)
+        outcome = await summarize_checked(backend, "t", ABSTRACT, 30.0)
+        await backend.aclose()
+    assert outcome.summary and standin.calls == 2
+
+
+async def test_openai_retries_stay_inside_the_summary_budget() -> None:
+    """A Retry-After longer than the summary's budget: a timed-out summary when the budget
+    ends, not a request held for the server's minute."""
+    with OpenAIStandIn() as standin:
+        _control(standin, mode="429", retry_after_s=60)
+        backend = OpenAIChatSummarizer(standin.base_url, "m")
+        began = time.monotonic()
+        outcome = await summarize_checked(backend, "t", ABSTRACT, 1.0)
+        took = time.monotonic() - began
+        await backend.aclose()
+    assert outcome.summary is None and [w.code for w in outcome.warnings] == ["summary_timed_out"]
+    assert took < 5 and standin.calls == 1  # never asked again before Retry-After
+
+
+async def test_openai_health_probe_is_not_retried() -> None:
+    probes: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        probes.append(request.url.path)
+        return httpx.Response(503, json={})
+
+    backend = OpenAIChatSummarizer(
+        "http://llm.test/v1", "m", transport=httpx.MockTransport(handler)
+    )
+    await backend.check()  # one failed probe: forgiven, and asked once
+    assert probes == ["/v1/models"]
+    await backend.aclose()
 
 
 needs_ray_serve_llm = pytest.mark.vllm  # Ray Serve LLM's types need vLLM (make test-vllm-cpu)
@@ -244,10 +306,16 @@ async def test_vllm_backend_sends_a_chat_request_and_cleans_the_answer() -> None
     assert request.model == "qwen" and request.stream is False
 
 
-@needs_ray_serve_llm
 async def test_checked_summary_flags_unfaithful_llm_output() -> None:
-    handle = _LLMServerHandle("A CNN decoder reaches a 2.5% threshold with GPT-4.")
-    outcome = await summarize_checked(VLLMSummarizer(handle, "qwen"), "t", ABSTRACT, 5.0)
+    class Unfaithful:
+        """An LLM backend (any: the check is the same) that makes things up."""
+
+        name, model_name = "openai", "stub"
+
+        async def summarize(self, title: str, abstract: str) -> str:
+            return "A CNN decoder reaches a 2.5% threshold with GPT-4."
+
+    outcome = await summarize_checked(Unfaithful(), "t", ABSTRACT, 5.0)
     assert isinstance(outcome, SummaryOutcome) and outcome.summary
     assert {w.code for w in outcome.warnings} == {"summary_unfaithful"}
     messages = [w.message for w in outcome.warnings]
