@@ -47,7 +47,7 @@ run: $(STAMP) $(SERVE_CONFIG)
 		$(VENV)/bin/serve run $(SERVE_CONFIG)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=25
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -q -m "not graph and not gpu"

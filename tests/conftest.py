@@ -35,10 +35,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def shared_path(*parts: str) -> Path:
-    """A path under ../shared, or a clean skip when the folder is not beside the checkout."""
+    """A path under ../shared, or a clean skip when the folder is not beside the checkout;
+    a failure instead where ``ARM_REQUIRE_SHARED=1`` (CI sets it: there, a missing ../shared
+    is a broken checkout, not a reason to test less)."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} not present (../shared is not beside this checkout)")
+        why = f"{path} not present (../shared is not beside this checkout)"
+        if os.environ.get("ARM_REQUIRE_SHARED") == "1":
+            pytest.fail(f"{why}, and ARM_REQUIRE_SHARED=1 requires it")
+        pytest.skip(why)
     return path
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import threading
 
 import numpy as np
 import pytest
@@ -57,17 +57,24 @@ def test_cache_is_bounded() -> None:
 
 async def test_continuous_batcher_merges_what_waits_while_busy() -> None:
     runs: list[list[str]] = []
+    # Events, not sleeps: the first encode holds until the four later calls are queued,
+    # however slowly this machine schedules threads.
+    encoding, go_on = threading.Event(), threading.Event()
 
     def encode(texts: list[str]) -> tuple[np.ndarray, int]:
         runs.append(list(texts))
-        time.sleep(0.1)  # the model is busy for a while (this runs on a worker thread)
+        if len(runs) == 1:
+            encoding.set()
+            go_on.wait(30)  # the model is busy (this runs on a worker thread)
         return np.array([[float(len(t))] for t in texts], dtype=np.float32), len(texts)
 
     batcher = ContinuousBatcher(encode, max_texts=100)
     first = asyncio.create_task(batcher.submit(["x", "y"]))
-    await asyncio.sleep(0.03)  # the first call is being encoded ...
-    rest = await asyncio.gather(*(batcher.submit(["x" * i, "y" * i]) for i in range(2, 6)))
-    results = [await first, *rest]
+    assert await asyncio.to_thread(encoding.wait, 30)  # the first call is being encoded ...
+    rest = [asyncio.create_task(batcher.submit(["x" * i, "y" * i])) for i in range(2, 6)]
+    await asyncio.sleep(0)  # each submit queues its texts before its first await
+    go_on.set()
+    results = [await first, *[await r for r in rest]]
     # ... so the four that queued meanwhile run together, in one encode.
     assert [len(r) for r in runs] == [2, 8]
     assert [r[:, 0].tolist() for r in results] == [[i, i] for i in range(1, 6)]
