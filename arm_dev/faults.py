@@ -1,7 +1,8 @@
 """Faults injected into a running graph from outside, as an operator's accident would: a stage's
-replica process killed (SIGKILL), and the checks that follow it (the stage back, nothing an
-answered request found missing from memory). Used by tests/graph/test_faults.py and bench.load.soak;
-needs a driver connected to the graph's Ray cluster (``ray.init``).
+replica process killed (SIGKILL) or frozen (SIGSTOP, then SIGCONT), and the checks that follow
+(the stage back, nothing an answered request found missing from memory). Used by
+tests/graph/test_faults.py and bench.load.soak; needs a driver connected to the graph's Ray
+cluster (``ray.init``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from models.paper import query_key
@@ -34,6 +36,24 @@ def kill_replica(app: str, deployment: str) -> int:
         raise LookupError(f"no live replica of {app}/{deployment}")
     os.kill(pids[0], signal.SIGKILL)
     return pids[0]
+
+
+@contextmanager
+def frozen_replica(app: str, deployment: str) -> Iterator[int]:
+    """One live replica of the deployment frozen (SIGSTOP) for the block, as a hung process
+    is: alive, holding its connections, answering nothing. Resumed (SIGCONT) after the block,
+    however it ends, unless Serve replaced it meanwhile. Yields its pid."""
+    pids = replica_pids(app, deployment)
+    if not pids:
+        raise LookupError(f"no live replica of {app}/{deployment}")
+    os.kill(pids[0], signal.SIGSTOP)
+    try:
+        yield pids[0]
+    finally:
+        try:
+            os.kill(pids[0], signal.SIGCONT)
+        except ProcessLookupError:
+            pass  # Serve's health check gave up on it and replaced it
 
 
 def deployment_state(app: str, deployment: str) -> tuple[str, dict[str, int]]:

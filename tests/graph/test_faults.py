@@ -1,5 +1,6 @@
 """Replica faults under load, injected from outside: a replica process of a stage (MemoryWriter,
-Embedder, Summarizer, the Ingress itself) is SIGKILLed while requests run. Serve restarts it;
+Embedder, Summarizer, the Ingress itself) is SIGKILLed, or frozen with SIGSTOP for 40 s, while
+requests run. Serve restarts it;
 every request ends in bounded time, answered or with a clear error; and every paper of every
 answered request is in memory afterwards, once, with the query that found it (the Ingress's
 outbox keeps the writes the MemoryWriter could not take).
@@ -19,7 +20,13 @@ import httpx
 import numpy as np
 import pytest
 
-from arm_dev.faults import kill_replica, missing_from_memory, wait_until_back
+from arm_dev.faults import (
+    frozen_replica,
+    kill_replica,
+    missing_from_memory,
+    serving,
+    wait_until_back,
+)
 from models.contracts import MemoryQuery
 from tests.graph.conftest import App, deploy
 
@@ -69,6 +76,7 @@ def _load_with_a_kill(app: App, deployment: str, rounds: int = 3) -> dict[str, A
             "body": response.json(),
             "retry_after": response.headers.get("retry-after"),
             "s": time.monotonic() - began,
+            "began": began,
         }
 
     with ThreadPoolExecutor(8) as pool:
@@ -87,7 +95,9 @@ def _load_with_a_kill(app: App, deployment: str, rounds: int = 3) -> dict[str, A
         f"({sorted({r['status'] for r in failed})}), slowest {max(r['s'] for r in results):.1f} s, "
         f"back in {back_s:.1f} s"
     )
-    return {"served": served, "failed": failed, "back_s": back_s}
+    # In flight when the replica died: begun before the kill, answered after it.
+    met = [r for r in results if r["began"] < killed < r["began"] + r["s"]]
+    return {"served": served, "failed": failed, "back_s": back_s, "met": met}
 
 
 def _assert_remembered(app: App, outcome: dict[str, Any], within_s: float = 120) -> None:
@@ -130,10 +140,12 @@ def test_memory_writer_killed_under_load_loses_no_write(faults_app: App) -> None
 @pytest.mark.parametrize("deployment", ["Embedder", "Summarizer", "Ingress"])
 def test_a_stage_killed_under_load(faults_app: App, deployment: str) -> None:
     outcome = _load_with_a_kill(faults_app, deployment)
-    if deployment in ("Embedder", "Ingress"):
-        # Their calls in flight die with the replica: a kill that failed nothing came too late
-        # (or between requests) and tested nothing.
-        assert outcome["failed"], f"no request met the killed {deployment}"
+    # A kill that no request was in flight for tested nothing. Those that were are answered
+    # (an Embedder kill often fails none: their calls wait for the replica that replaces it)
+    # or fail as below; the Ingress's own requests die with it, so some must fail there.
+    assert outcome["met"], f"no request was in flight when {deployment} was killed"
+    if deployment == "Ingress":
+        assert outcome["failed"], "requests in flight on a killed Ingress cannot be answered"
     # A clear error in the arm's shape, never a 500: from the Ingress for a stage behind it,
     # from Serve's proxy (deployments/proxy/error_shape.py) for the Ingress itself.
     for result in outcome["failed"]:
@@ -144,6 +156,78 @@ def test_a_stage_killed_under_load(faults_app: App, deployment: str) -> None:
     if deployment == "Summarizer":  # summaries degrade to null with a warning; nothing fails
         assert not outcome["failed"]
     _assert_remembered(faults_app, outcome)
+
+
+STALL_S = 40.0  # how long a frozen stage stays frozen
+ANSWER_WITHIN_S = 30.0  # the longest any request may wait on it
+
+
+# The Embedder last: the calls queued on it while frozen are still draining after it resumes.
+@pytest.mark.parametrize("deployment", ["Summarizer", "MemoryWriter", "Embedder"])
+def test_a_frozen_stage_never_hangs_a_request(faults_app: App, deployment: str) -> None:
+    """A stage's replica SIGSTOPped for 40 s under load: every request that meets it is
+    answered (degraded) or refused (a shaped 503) within 30 s, nothing answered is lost, and
+    the stage serves again once resumed (or replaced by Serve's health check)."""
+    queries = [f"{q} frozen {deployment.lower()} {r}" for r in range(2) for q in QUERIES]
+    # The stand-in's few papers are all in memory by now, summaries and all: forgotten, so
+    # that these requests need the Summarizer (and the MemoryWriter's writes) again.
+    memory = faults_app.handle("MemoryWriter")
+    memory.delete.remote(sorted(faults_app.arxiv.by_id)).result()
+
+    def ask(query: str) -> dict[str, Any]:
+        began = time.monotonic()
+        with httpx.Client(base_url=faults_app.url, timeout=REQUEST_TIMEOUT_S) as client:
+            response = client.post("/execute", json={"query": query, "max_papers": 3})
+        return {
+            "query": query,
+            "status": response.status_code,
+            "body": response.json(),
+            "retry_after": response.headers.get("retry-after"),
+            "began": began,
+            "ended": time.monotonic(),
+        }
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(ask, q) for q in queries]
+        while sum(f.done() for f in futures) < 2:
+            time.sleep(0.05)
+        with frozen_replica(faults_app.name, deployment) as pid:
+            frozen_at = time.monotonic()
+            print(f"\nfroze {deployment} pid {pid} after {sum(f.done() for f in futures)} answers")
+            time.sleep(STALL_S)
+        results = [f.result() for f in futures]
+    waits = [r["ended"] - max(r["began"], frozen_at) for r in results if r["ended"] > frozen_at]
+    statuses = Counter(r["status"] for r in results)
+    print(f"{deployment} frozen {STALL_S:g} s: {dict(statuses)}, longest wait {max(waits):.1f} s")
+    assert waits, "every request ended before the freeze: it tested nothing"
+    assert max(waits) <= ANSWER_WITHIN_S
+    for result in results:
+        assert result["status"] in (200, 503), result
+        if result["status"] == 503:  # only what a ranking cannot do without: the Embedder
+            assert deployment == "Embedder" and result["retry_after"], result["body"]
+            assert result["body"]["error"] == "stage_unavailable", result["body"]
+    served = [r for r in results if r["status"] == 200]
+    assert served
+    # The freeze met requests: each stage's way of failing shows in what they got.
+    met = {
+        "Embedder": [r for r in results if r["status"] == 503],
+        "Summarizer": [r for r in served if _warned(r, "summary_timed_out")],
+        "MemoryWriter": [r for r in served if _warned(r, "memory_lookup_failed")],
+    }[deployment]
+    assert met, f"no request met the frozen {deployment}"
+    _assert_remembered(faults_app, {"served": served})
+    deadline = time.monotonic() + 180
+    while not serving(faults_app.name, deployment) and time.monotonic() < deadline:
+        time.sleep(1.0)
+    again = faults_app.client.post(
+        "/execute", json={"query": f"after the freeze {deployment.lower()}", "max_papers": 3}
+    )
+    assert again.status_code == 200, again.text
+    assert not [w for w in again.json()["warnings"] if w["code"].startswith(("summary", "memory"))]
+
+
+def _warned(result: dict[str, Any], code: str) -> bool:
+    return any(w["code"] == code for w in result["body"]["warnings"])
 
 
 def test_a_burst_of_128_is_answered_in_bounded_time(faults_app: App) -> None:

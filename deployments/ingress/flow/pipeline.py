@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from arm_client.models import ArmWarning, PaperRecord
+from arm_client.models import ArmWarning, PaperRecord, WarningCode
 from deployments.common.caches import LRUCache
 from deployments.ingress.durable.outbox import DurableWrites, MemoryOutbox
 from deployments.ingress.flow.idempotency import IdempotentRuns
@@ -37,8 +37,9 @@ from models.contracts import (
     SearchRequest,
     SearchStage,
     SummarizeStage,
+    SummaryOutcome,
 )
-from models.errors import Overloaded, unwrap
+from models.errors import Overloaded, StageError, unwrap
 from models.paper import Paper, query_key
 from models.research import (
     MemorySearchRequest,
@@ -54,6 +55,29 @@ def _abandon(task: asyncio.Future[Any]) -> None:
     """Stop a task whose result is no longer wanted; its error, if any, is not reported."""
     task.cancel()
     task.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
+# Each stage call's share of the request deadline (``deadline_s``): a stage that hangs (a
+# stopped process, a wedged model) is given up on after its share, and treated as a stage that
+# failed: the search and the embeddings a ranking needs end the request with a 503 at once;
+# a memory lookup and summaries degrade to warnings. Shares, not one timeout each, so a
+# shorter deadline shortens every wait with it; the memory write keeps its own bound
+# (``memory_write_timeout_s``), after which the outbox holds it.
+STAGE_SHARES: dict[str, float] = {
+    "search": 0.6,  # the arXiv API's gate queue and retries live here
+    "embed": 0.25,
+    "memory_lookup": 0.1,
+    "summarize": 0.35,
+}
+
+
+class StageTimeout(StageError):
+    """A stage call that did not answer within its share of the request deadline."""
+
+    def __init__(self, stage: str, step: str, timeout_s: float) -> None:
+        super().__init__(f"the {stage} gave no answer to {step} within {timeout_s:g} s", stage)
+        self.step = step
+        self.timeout_s = timeout_s
 
 
 class ResearchPipeline:
@@ -111,7 +135,8 @@ class ResearchPipeline:
         cached = self.query_vectors.get(query)
         if cached is not None:
             return cached
-        vector = np.asarray(await self.embedder.embed([query]), dtype=np.float32)[0]
+        embedded = await self._bounded(self.embedder.embed([query]), "embed", "embedder")
+        vector = np.asarray(embedded, dtype=np.float32)[0]
         self.query_vectors.put(query, vector)
         return vector
 
@@ -147,6 +172,19 @@ class ResearchPipeline:
                 retry_after_s=min(30.0, self.deadline_s / 2),
             ) from None
 
+    async def _bounded(self, call: Awaitable[T], step: str, stage: str) -> T:
+        """``call`` within ``step``'s share of the deadline (``STAGE_SHARES``), else
+        ``StageTimeout``: the call is cancelled, and Serve cancels it in the replica."""
+        timeout_s = self.deadline_s * STAGE_SHARES[step]
+        bound = asyncio.timeout(timeout_s)
+        try:
+            async with bound:
+                return await call
+        except TimeoutError:
+            if not bound.expired():  # not this bound's: a timeout of the call's own
+                raise
+            raise StageTimeout(stage, step, timeout_s) from None
+
     async def _search(self, work: Work) -> None:
         """1-2. The query embedded once and handed to the search with the request (the local
         index needs it; the fetcher calls no other stage). With the API source configured the
@@ -165,7 +203,7 @@ class ResearchPipeline:
                 categories=req.categories or (),
                 query_vector=vector,
             )
-            work.found = await self.fetcher.search(request)
+            work.found = await self._bounded(self.fetcher.search(request), "search", "arxiv")
             work.query_vector = await embedding
         except BaseException:
             _abandon(embedding)
@@ -179,7 +217,10 @@ class ResearchPipeline:
         started = time.perf_counter()
         if work.candidates:
             try:
-                work.stored = await self.memory.lookup([p.arxiv_id for p in work.candidates])
+                ids = [p.arxiv_id for p in work.candidates]
+                work.stored = await self._bounded(
+                    self.memory.lookup(ids), "memory_lookup", "memory"
+                )
             except Exception as exc:
                 message = f"memory lookup failed, nothing reused: {unwrap(exc)}"
                 work.warnings.append(
@@ -195,7 +236,8 @@ class ResearchPipeline:
         work.vectors.update({k: v.vector for k, v in work.stored.items()})
         fresh = [p for p in work.candidates if p.arxiv_id not in work.vectors]
         if fresh:
-            made = np.asarray(await self.embedder.embed([p.embedding_text for p in fresh]))
+            texts = [p.embedding_text for p in fresh]
+            made = np.asarray(await self._bounded(self.embedder.embed(texts), "embed", "embedder"))
             work.vectors.update({p.arxiv_id: made[i] for i, p in enumerate(fresh)})
         work.embedded = len(fresh)
         work.timed("embed", started)
@@ -227,22 +269,35 @@ class ResearchPipeline:
                 work.reused += 1
             else:
                 todo.append(paper)
-        outcomes = await asyncio.gather(
-            *(self.summarizer.summarize(p.title, p.abstract) for p in todo),
-            return_exceptions=True,
-        )
-        for paper, outcome in zip(todo, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                failed = f"summary failed ({unwrap(outcome)})"
+        timeout_s = self.deadline_s * STAGE_SHARES["summarize"]
+        calls = [
+            asyncio.ensure_future(self.summarizer.summarize(p.title, p.abstract)) for p in todo
+        ]
+        late: set[asyncio.Future[SummaryOutcome]] = set()
+        try:
+            if calls:
+                _, late = await asyncio.wait(calls, timeout=timeout_s)
+        finally:
+            for call in calls:  # past the share, or the request itself cancelled
+                if not call.done():
+                    _abandon(call)
+        for paper, call in zip(todo, calls, strict=True):
+            # A late call was cancelled: ask it for no exception (that would raise).
+            error = None if call in late else call.exception()
+            if call in late or error is not None:
+                code: WarningCode = "summary_failed" if error else "summary_timed_out"
+                message = (
+                    f"summary failed ({unwrap(error)})"
+                    if error
+                    else f"no summary within {timeout_s:g} s: the summarizer is slow or stuck"
+                )
                 work.warnings.append(
                     ArmWarning(
-                        code="summary_failed",
-                        stage="summarizer",
-                        message=failed,
-                        arxiv_id=paper.arxiv_id,
+                        code=code, stage="summarizer", message=message, arxiv_id=paper.arxiv_id
                     )
                 )
                 continue
+            outcome = call.result()
             paper.summary = outcome.summary
             if outcome.summary:
                 work.made[paper.arxiv_id] = outcome.summary

@@ -4,16 +4,17 @@ answer and loses nothing that was found."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import numpy as np
 import pytest
 
-from deployments.ingress.flow.pipeline import ResearchPipeline
+from deployments.ingress.flow.pipeline import ResearchPipeline, StageTimeout
 from models.contracts import (
     SummarizerInfo,
 )
-from models.errors import ArxivUnavailable, StageError
+from models.errors import ArxivUnavailable, Overloaded, StageError
 from models.paper import Paper
 from models.research import MemorySearchRequest, ResearchRequest
 from tests.unit.ingress.stage_fakes import (
@@ -259,3 +260,88 @@ def test_with_the_api_source_configured_the_search_runs_while_the_query_is_embed
     assert order[:2] == ["searched", "embedded 1"]  # the search did not wait for the query
     assert stages["fetcher"].given_vectors == [None]
     assert [p.relevance_score > 0 for p in body.papers] == [True, True]  # ranked all the same
+
+
+# A stage that hangs (a stopped replica) against a 2 s deadline: each call is given up on
+# after its share of it (STAGE_SHARES), and treated as that stage failing.
+DEADLINE_S = 2.0
+
+
+def _hang_after(seconds: float | None) -> Any:
+    async def stage_call(*args: Any, **kwargs: Any) -> Any:
+        if seconds is None:
+            await asyncio.Event().wait()  # never answers
+        await asyncio.sleep(seconds or 0.0)
+        raise AssertionError("the stand-in for a slow stage has no answer to give")
+
+    return stage_call
+
+
+def _timed(pipeline: ResearchPipeline, **kw: Any) -> tuple[Any, float]:
+    began = time.monotonic()
+    try:
+        return run(pipeline, **kw), time.monotonic() - began
+    except Exception as exc:
+        return exc, time.monotonic() - began
+
+
+def test_a_hung_summarizer_degrades_every_summary_within_its_share() -> None:
+    pipeline, stages = make()
+    pipeline.deadline_s = DEADLINE_S
+    stages["summarizer"].summarize = _hang_after(None)
+    body, took = _timed(pipeline, max_papers=2)
+    assert took < DEADLINE_S and [p.summary for p in body.papers] == [None, None]
+    codes = {(w.code, w.arxiv_id) for w in body.warnings}
+    assert codes == {("summary_timed_out", p.arxiv_id) for p in body.papers}
+    assert stages["memory"].points  # the answer's papers are remembered all the same
+
+
+def test_a_hung_memory_lookup_is_a_warning_not_a_wait() -> None:
+    pipeline, stages = make()
+    pipeline.deadline_s = DEADLINE_S
+    stages["memory"].lookup = _hang_after(None)
+    body, took = _timed(pipeline, max_papers=2)
+    assert took < DEADLINE_S and len(body.papers) == 2
+    (warning,) = body.warnings
+    assert warning.code == "memory_lookup_failed" and "no answer" in warning.message
+
+
+@pytest.mark.parametrize(("stage", "method"), [("embedder", "embed"), ("fetcher", "search")])
+def test_a_hung_stage_the_answer_needs_fails_fast_as_that_stage(stage: str, method: str) -> None:
+    pipeline, stages = make()
+    pipeline.deadline_s = DEADLINE_S
+    setattr(stages[stage], method, _hang_after(None))
+    error, took = _timed(pipeline)
+    assert isinstance(error, StageTimeout) and took < DEADLINE_S
+    assert error.stage == {"embedder": "embedder", "fetcher": "arxiv"}[stage]
+
+
+def test_the_deadline_bounds_stages_each_slow_within_its_share() -> None:
+    """No single call overruns its share, yet together they pass the deadline: a 503
+    Overloaded with a Retry-After, at the deadline."""
+    pipeline, stages = make()
+    pipeline.deadline_s = 1.0
+    fetcher_search, summarize = stages["fetcher"].search, stages["summarizer"].summarize
+
+    async def slow_search(*args: Any) -> Any:
+        await asyncio.sleep(0.55)  # under the search's 0.6 s
+        return await fetcher_search(*args)
+
+    async def slow_summary(*args: Any) -> Any:
+        await asyncio.sleep(0.3)  # under the summaries' 0.35 s
+        return await summarize(*args)
+
+    stages["fetcher"].search, stages["summarizer"].summarize = slow_search, slow_summary
+    stages["memory"].lookup = _slow(stages["memory"].lookup, 0.09)  # under 0.1 s
+    stages["embedder"].embed = _slow(stages["embedder"].embed, 0.2)  # under 0.25 s, twice
+    error, took = _timed(pipeline)
+    assert isinstance(error, Overloaded) and error.retry_after_s == 0.5
+    assert 1.0 <= took < 1.5
+
+
+def _slow(call: Any, seconds: float) -> Any:
+    async def slowed(*args: Any) -> Any:
+        await asyncio.sleep(seconds)
+        return await call(*args)
+
+    return slowed
