@@ -1,6 +1,7 @@
 """Politeness: arXiv allows one connection at a time and one request every 3 seconds, across
 every machine you run. ``IntervalGate`` enforces both for whoever holds it; the ``ArxivGate``
-deployment holds the one gate of the whole application.
+deployment holds the one gate of the whole application, and each ArxivFetcher replica reaches
+it through a ``GateHandle``.
 
 A gate that starts (a restarted replica, a redeploy) does not know when its predecessor last
 let a request through, so its first turn waits a full interval; and a Retry-After hold-off is
@@ -12,9 +13,10 @@ import asyncio
 import itertools
 import math
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from deployments.common.logs import arm_logger
 
@@ -183,3 +185,39 @@ class IntervalGate:
                 f"arXiv gate wedged: permit {self._holder} overdue by {overdue:.0f}s, "
                 f"{self.waiting} waiting"
             )
+
+
+class GateHandle:
+    """``RequestGate`` over the ArxivGate deployment's handle.
+
+    A search cancelled while it waits for its turn (its caller went away, its deadline passed)
+    cancels the wait in the gate, and tells the gate its ticket is abandoned: a turn granted
+    just before (its answer on the wire, which Serve's cancel drops) ends at once instead of
+    being held until the lease ends (two minutes without an arXiv request, for everyone).
+    """
+
+    def __init__(self, handle: Any) -> None:  # the ArxivGate's DeploymentHandle
+        self._handle = handle
+        self._abandoning: set[asyncio.Task[None]] = set()
+
+    async def acquire(self) -> tuple[int, float]:
+        ticket = uuid.uuid4().hex
+        response = self._handle.acquire.remote(ticket)
+        try:
+            token, waited = await response
+        except asyncio.CancelledError:
+            response.cancel()
+            task = asyncio.ensure_future(self._abandon(ticket))
+            self._abandoning.add(task)
+            task.add_done_callback(self._abandoning.discard)
+            raise
+        return int(token), float(waited)
+
+    async def _abandon(self, ticket: str) -> None:
+        try:
+            await self._handle.abandon.remote(ticket)
+        except Exception as exc:  # the gate is away: its lease reclaims the turn
+            logger.warning("arXiv gate: could not abandon a cancelled turn: %r", exc)
+
+    async def release(self, token: int, hold_off_s: float = 0.0) -> None:
+        await self._handle.release.remote(token, hold_off_s)

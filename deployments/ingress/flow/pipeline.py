@@ -6,7 +6,8 @@ It talks to the stages through the Protocols of ``models.contracts``, so it runs
 (tests give it plain objects). Every step is a method of its own over one ``Work`` (what the
 request has gathered so far; ``flow.work``). Only the search and the embedder fail a request
 (without vectors nothing can be ranked); memory or the summarizer failing degrades the answer
-(a warning, a null summary, nothing reused) and never loses what was found.
+(a warning, a null summary, nothing reused) and never loses what was found. A stage that
+does not answer within its share of the deadline (``flow.budget``) counts as one that failed.
 
 Ray calls (the Ingress's own; docs/development.md has the measured counts): the query's
 vector (none when the query is in the LRU), one search, one memory lookup, one embed of the
@@ -18,14 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
-from typing import Any, TypeVar
 
 import numpy as np
 
-from arm_client.models import ArmWarning, PaperRecord, WarningCode
+from arm_client.models import ArmWarning, PaperRecord
 from deployments.common.caches import LRUCache
 from deployments.ingress.durable.outbox import DurableWrites, MemoryOutbox
+from deployments.ingress.flow.budget import RequestBudget, StageTimeout, abandon
 from deployments.ingress.flow.idempotency import IdempotentRuns
 from deployments.ingress.flow.stage_info import StageInfo
 from deployments.ingress.flow.work import Work, relevance, research_response
@@ -37,9 +37,8 @@ from models.contracts import (
     SearchRequest,
     SearchStage,
     SummarizeStage,
-    SummaryOutcome,
 )
-from models.errors import Overloaded, StageError, unwrap
+from models.errors import unwrap
 from models.paper import Paper, query_key
 from models.research import (
     MemorySearchRequest,
@@ -47,37 +46,6 @@ from models.research import (
     ResearchRequest,
     ResearchResponse,
 )
-
-T = TypeVar("T")
-
-
-def _abandon(task: asyncio.Future[Any]) -> None:
-    """Stop a task whose result is no longer wanted; its error, if any, is not reported."""
-    task.cancel()
-    task.add_done_callback(lambda done: done.cancelled() or done.exception())
-
-
-# Each stage call's share of the request deadline (``deadline_s``): a stage that hangs (a
-# stopped process, a wedged model) is given up on after its share, and treated as a stage that
-# failed: the search and the embeddings a ranking needs end the request with a 503 at once;
-# a memory lookup and summaries degrade to warnings. Shares, not one timeout each, so a
-# shorter deadline shortens every wait with it; the memory write keeps its own bound
-# (``memory_write_timeout_s``), after which the outbox holds it.
-STAGE_SHARES: dict[str, float] = {
-    "search": 0.6,  # the arXiv API's gate queue and retries live here
-    "embed": 0.25,
-    "memory_lookup": 0.1,
-    "summarize": 0.35,
-}
-
-
-class StageTimeout(StageError):
-    """A stage call that did not answer within its share of the request deadline."""
-
-    def __init__(self, stage: str, step: str, timeout_s: float) -> None:
-        super().__init__(f"the {stage} gave no answer to {step} within {timeout_s:g} s", stage)
-        self.step = step
-        self.timeout_s = timeout_s
 
 
 class ResearchPipeline:
@@ -116,7 +84,8 @@ class ResearchPipeline:
         self.query_vectors: LRUCache[str, np.ndarray] = LRUCache(query_cache_size)
         # Writes the MemoryWriter did not take (restarting, store away) wait on disk.
         self.writes = DurableWrites(memory.upsert, outbox, memory_write_timeout_s)
-        self.deadline_s = deadline_s
+        # The deadline of every work request, and each stage call's share of it.
+        self.budget = RequestBudget(deadline_s)
         # Answers by Idempotency-Key (POST /execute), so a retry never reruns a request.
         self.idempotent: IdempotentRuns[ResearchResponse] = IdempotentRuns()
         # The configured source is the arXiv API (ARXIV_SOURCE=api): configuration, not a call.
@@ -135,7 +104,7 @@ class ResearchPipeline:
         cached = self.query_vectors.get(query)
         if cached is not None:
             return cached
-        embedded = await self._bounded(self.embedder.embed([query]), "embed", "embedder")
+        embedded = await self.budget.bounded(self.embedder.embed([query]), "embed", "embedder")
         vector = np.asarray(embedded, dtype=np.float32)[0]
         self.query_vectors.put(query, vector)
         return vector
@@ -148,7 +117,7 @@ class ResearchPipeline:
     async def execute(self, req: ResearchRequest, request_id: str) -> ResearchResponse:
         """Find, rank, summarise and remember; only search and embedder errors fail it, and
         a request still running at ``deadline_s`` ends with ``Overloaded``."""
-        return await self._within_deadline(self._execute(Work(req, request_id)))
+        return await self.budget.within_deadline(self._execute(Work(req, request_id)))
 
     async def _execute(self, work: Work) -> ResearchResponse:
         await self._search(work)
@@ -159,31 +128,6 @@ class ResearchPipeline:
             await self._summarise(work)
         await self._store(work)
         return research_response(work, self.arm_id, self.stage_info.models)
-
-    async def _within_deadline(self, work: Awaitable[T]) -> T:
-        try:
-            async with asyncio.timeout(self.deadline_s) as deadline:
-                return await work
-        except TimeoutError:
-            if not deadline.expired():  # a timeout of the work's own, not the deadline
-                raise
-            raise Overloaded(
-                f"no answer within {self.deadline_s:g} s: the arm is busy or a stage is slow",
-                retry_after_s=min(30.0, self.deadline_s / 2),
-            ) from None
-
-    async def _bounded(self, call: Awaitable[T], step: str, stage: str) -> T:
-        """``call`` within ``step``'s share of the deadline (``STAGE_SHARES``), else
-        ``StageTimeout``: the call is cancelled, and Serve cancels it in the replica."""
-        timeout_s = self.deadline_s * STAGE_SHARES[step]
-        bound = asyncio.timeout(timeout_s)
-        try:
-            async with bound:
-                return await call
-        except TimeoutError:
-            if not bound.expired():  # not this bound's: a timeout of the call's own
-                raise
-            raise StageTimeout(stage, step, timeout_s) from None
 
     async def _search(self, work: Work) -> None:
         """1-2. The query embedded once and handed to the search with the request (the local
@@ -203,10 +147,10 @@ class ResearchPipeline:
                 categories=req.categories or (),
                 query_vector=vector,
             )
-            work.found = await self._bounded(self.fetcher.search(request), "search", "arxiv")
+            work.found = await self.budget.bounded(self.fetcher.search(request), "search", "arxiv")
             work.query_vector = await embedding
         except BaseException:
-            _abandon(embedding)
+            abandon(embedding)
             raise
         work.timed("search", started)
         work.warnings.extend(work.found.warnings)
@@ -218,7 +162,7 @@ class ResearchPipeline:
         if work.candidates:
             try:
                 ids = [p.arxiv_id for p in work.candidates]
-                work.stored = await self._bounded(
+                work.stored = await self.budget.bounded(
                     self.memory.lookup(ids), "memory_lookup", "memory"
                 )
             except Exception as exc:
@@ -237,7 +181,9 @@ class ResearchPipeline:
         fresh = [p for p in work.candidates if p.arxiv_id not in work.vectors]
         if fresh:
             texts = [p.embedding_text for p in fresh]
-            made = np.asarray(await self._bounded(self.embedder.embed(texts), "embed", "embedder"))
+            made = np.asarray(
+                await self.budget.bounded(self.embedder.embed(texts), "embed", "embedder")
+            )
             work.vectors.update({p.arxiv_id: made[i] for i, p in enumerate(fresh)})
         work.embedded = len(fresh)
         work.timed("embed", started)
@@ -269,35 +215,25 @@ class ResearchPipeline:
                 work.reused += 1
             else:
                 todo.append(paper)
-        timeout_s = self.deadline_s * STAGE_SHARES["summarize"]
-        calls = [
-            asyncio.ensure_future(self.summarizer.summarize(p.title, p.abstract)) for p in todo
-        ]
-        late: set[asyncio.Future[SummaryOutcome]] = set()
-        try:
-            if calls:
-                _, late = await asyncio.wait(calls, timeout=timeout_s)
-        finally:
-            for call in calls:  # past the share, or the request itself cancelled
-                if not call.done():
-                    _abandon(call)
-        for paper, call in zip(todo, calls, strict=True):
-            # A late call was cancelled: ask it for no exception (that would raise).
-            error = None if call in late else call.exception()
-            if call in late or error is not None:
-                code: WarningCode = "summary_failed" if error else "summary_timed_out"
-                message = (
-                    f"summary failed ({unwrap(error)})"
-                    if error
-                    else f"no summary within {timeout_s:g} s: the summarizer is slow or stuck"
-                )
+        outcomes = await self.budget.all_bounded(
+            [self.summarizer.summarize(p.title, p.abstract) for p in todo],
+            "summarize",
+            "summarizer",
+        )
+        for paper, outcome in zip(todo, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                timed_out = isinstance(outcome, StageTimeout)
                 work.warnings.append(
                     ArmWarning(
-                        code=code, stage="summarizer", message=message, arxiv_id=paper.arxiv_id
+                        code="summary_timed_out" if timed_out else "summary_failed",
+                        stage="summarizer",
+                        message=str(outcome)
+                        if timed_out
+                        else f"summary failed ({unwrap(outcome)})",
+                        arxiv_id=paper.arxiv_id,
                     )
                 )
                 continue
-            outcome = call.result()
             paper.summary = outcome.summary
             if outcome.summary:
                 work.made[paper.arxiv_id] = outcome.summary
@@ -344,7 +280,7 @@ class ResearchPipeline:
     async def paper_records(self, arxiv_ids: list[str]) -> dict[str, PaperRecord]:
         """What memory holds of these papers (version-less ids), in one lookup, by id; the
         ids it does not hold are absent (within ``deadline_s``)."""
-        stored = await self._within_deadline(self.memory.lookup(arxiv_ids))
+        stored = await self.budget.within_deadline(self.memory.lookup(arxiv_ids))
         return {
             arxiv_id: PaperRecord(
                 paper=found.paper.cited().model_copy(update={"summary": found.summary}),
@@ -357,11 +293,11 @@ class ResearchPipeline:
 
     async def forget(self, arxiv_id: str) -> bool:
         """Remove one paper from memory; whether it was stored (within ``deadline_s``)."""
-        return bool(await self._within_deadline(self.memory.delete([arxiv_id])))
+        return bool(await self.budget.within_deadline(self.memory.delete([arxiv_id])))
 
     async def memory_search(self, req: MemorySearchRequest) -> MemorySearchResponse:
         """Stored papers most similar to the query (within ``deadline_s``)."""
-        return await self._within_deadline(self._memory_search(req))
+        return await self.budget.within_deadline(self._memory_search(req))
 
     async def _memory_search(self, req: MemorySearchRequest) -> MemorySearchResponse:
         vector = await self.embed_query(req.query)

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from deployments.arxiv.fetcher_deployment import GateHandle
-from deployments.arxiv.gate import IntervalGate
+from deployments.arxiv.gate import GateHandle, IntervalGate
 from models.settings import Settings
 from tests.conftest import FakeClock
 
@@ -113,7 +112,7 @@ class _Handle:
 
 async def test_a_turn_granted_to_a_caller_that_gave_up_comes_back_at_once() -> None:
     gate = IntervalGate(0.0, lease_s=120.0)
-    handle = GateHandle(_Handle(gate, transit_s=0.2))  # type: ignore[arg-type]
+    handle = GateHandle(_Handle(gate, transit_s=0.2))
     caller = asyncio.create_task(handle.acquire())
     await asyncio.sleep(0.05)  # the gate granted the turn; the answer is on its way
     caller.cancel()  # ... and the search that asked is cancelled: Serve drops the answer
@@ -128,7 +127,7 @@ async def test_a_caller_that_gives_up_while_queued_leaves_nothing_held() -> None
     gate = IntervalGate(0.0)
     held, _ = await gate.acquire()  # someone else's turn: the next caller queues
     remote = _Handle(gate, transit_s=0.0)
-    caller = asyncio.create_task(GateHandle(remote).acquire())  # type: ignore[arg-type]
+    caller = asyncio.create_task(GateHandle(remote).acquire())
     await asyncio.sleep(0.05)
     caller.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from deployments.ingress.flow.pipeline import ResearchPipeline, StageTimeout
+from deployments.ingress.flow.budget import RequestBudget, StageTimeout
+from deployments.ingress.flow.pipeline import ResearchPipeline
 from models.contracts import (
     SummarizerInfo,
 )
@@ -263,7 +264,7 @@ def test_with_the_api_source_configured_the_search_runs_while_the_query_is_embed
 
 
 # A stage that hangs (a stopped replica) against a 2 s deadline: each call is given up on
-# after its share of it (STAGE_SHARES), and treated as that stage failing.
+# after its share of it (flow/budget.py's STAGE_SHARES), and treated as that stage failing.
 DEADLINE_S = 2.0
 
 
@@ -287,7 +288,7 @@ def _timed(pipeline: ResearchPipeline, **kw: Any) -> tuple[Any, float]:
 
 def test_a_hung_summarizer_degrades_every_summary_within_its_share() -> None:
     pipeline, stages = make()
-    pipeline.deadline_s = DEADLINE_S
+    pipeline.budget = RequestBudget(DEADLINE_S)
     stages["summarizer"].summarize = _hang_after(None)
     body, took = _timed(pipeline, max_papers=2)
     assert took < DEADLINE_S and [p.summary for p in body.papers] == [None, None]
@@ -298,7 +299,7 @@ def test_a_hung_summarizer_degrades_every_summary_within_its_share() -> None:
 
 def test_a_hung_memory_lookup_is_a_warning_not_a_wait() -> None:
     pipeline, stages = make()
-    pipeline.deadline_s = DEADLINE_S
+    pipeline.budget = RequestBudget(DEADLINE_S)
     stages["memory"].lookup = _hang_after(None)
     body, took = _timed(pipeline, max_papers=2)
     assert took < DEADLINE_S and len(body.papers) == 2
@@ -309,7 +310,7 @@ def test_a_hung_memory_lookup_is_a_warning_not_a_wait() -> None:
 @pytest.mark.parametrize(("stage", "method"), [("embedder", "embed"), ("fetcher", "search")])
 def test_a_hung_stage_the_answer_needs_fails_fast_as_that_stage(stage: str, method: str) -> None:
     pipeline, stages = make()
-    pipeline.deadline_s = DEADLINE_S
+    pipeline.budget = RequestBudget(DEADLINE_S)
     setattr(stages[stage], method, _hang_after(None))
     error, took = _timed(pipeline)
     assert isinstance(error, StageTimeout) and took < DEADLINE_S
@@ -320,7 +321,7 @@ def test_the_deadline_bounds_stages_each_slow_within_its_share() -> None:
     """No single call overruns its share, yet together they pass the deadline: a 503
     Overloaded with a Retry-After, at the deadline."""
     pipeline, stages = make()
-    pipeline.deadline_s = 1.0
+    pipeline.budget = RequestBudget(1.0)
     fetcher_search, summarize = stages["fetcher"].search, stages["summarizer"].summarize
 
     async def slow_search(*args: Any) -> Any:
