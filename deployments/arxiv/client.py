@@ -252,7 +252,7 @@ class ArxivClient:
                 continue
             finally:
                 # Retry-After applies to everyone: the gate holds the next turn back that long.
-                # Shielded: a search cancelled here (twice, even) still hands its turn back.
+                # Shielded: a search cancelled here still hands its turn back.
                 await asyncio.shield(self.gate.release(token, hold_off))
         reason = last.reason if last else "no attempt made"
         hint = (last.retry_after_s if last and last.retry_after_s else None) or 30.0

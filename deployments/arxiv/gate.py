@@ -93,7 +93,11 @@ class IntervalGate:
         """A gate ran before this one (the store has its record): it may have let a request
         through a moment ago, or been told to hold off. Wait a full interval, or out the
         hold-off it recorded, before the first turn; then leave this gate's own record."""
-        not_before = hold_off.load()
+        try:
+            not_before = hold_off.load()
+        except Exception:  # unknown: assume a predecessor let a request through just now
+            logger.exception("arXiv gate: its predecessor's hold-off could not be read")
+            not_before = self._wall_clock()
         if not_before is not None:
             first_in = max(self.min_interval_s, not_before - self._wall_clock())
             self._next_start = self._clock() + first_in
@@ -130,6 +134,12 @@ class IntervalGate:
                     await asyncio.wait_for(self._cond.wait(), timeout=remaining)
                 except TimeoutError:
                     pass
+                except asyncio.CancelledError:
+                    # A notify meant for this waiter dies with it (before Python 3.13): pass
+                    # it on, or the next waiter sleeps until the lease ends.
+                    if self._holder is None and self._cond.locked():
+                        self._cond.notify()
+                    raise
             token = next(self._tokens)
             self._holder, self._holder_ticket = token, ticket
             self._lease_deadline = self._clock() + self.lease_s

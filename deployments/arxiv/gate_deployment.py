@@ -16,9 +16,11 @@ from ray import serve
 from ray.experimental import internal_kv
 
 from deployments.arxiv.gate import IntervalGate
+from deployments.common.logs import arm_logger
 from models.settings import GateSettings
 
 _KV_NAMESPACE = "research-arm"
+logger = arm_logger(__name__)
 
 
 class ClusterHoldOff:
@@ -52,15 +54,21 @@ class ArxivGate:
         self.gate = IntervalGate(settings.tuning.min_interval_s, hold_off=hold_off)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
-        """``min_interval_s``: seconds between two arXiv requests, at least ``least_interval_s``
-        (3 on arXiv's own hosts); less is refused, and Serve reports the failed update."""
+        """``min_interval_s``: seconds between two arXiv requests, never under
+        ``least_interval_s`` (3 on arXiv's own hosts): a shorter one is logged as an error and
+        the least is kept. (Raising would fail the update and take the gate, and with it every
+        arXiv search, down until the config is fixed.)"""
         tuned = self.configured.tuned(user_config)
         interval, least = tuned.tuning.min_interval_s, tuned.least_interval_s
         if interval < least:
-            raise ValueError(
-                f"min_interval_s={interval:g} is under {least:g} s, arXiv's limit for its own "
-                "hosts (ARXIV_INTERVAL_OVERRIDE=true allows it for a mirror of your own)"
+            logger.error(
+                "ArxivGate: min_interval_s=%g refused, under %g s, arXiv's limit for its own "
+                "hosts (ARXIV_INTERVAL_OVERRIDE=true allows it for a mirror); keeping %g s",
+                interval,
+                least,
+                least,
             )
+            interval = least
         self.settings = tuned
         self.gate.min_interval_s = interval
 

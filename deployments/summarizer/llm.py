@@ -56,7 +56,7 @@ class OpenAIChatSummarizer:
 
     A 429 or 5xx is retried up to ``max_retries`` times by httpx-retries' transport: after the
     server's Retry-After when it sends one (never sooner), else after an exponential backoff
-    from ``backoff_s`` (0.5, 1, 2 s, jittered), as are connection errors. The caller's budget
+    from ``backoff_s`` (0.5-1, 1-2, 2-4 s), as are connection errors. The caller's budget
     bounds the whole (``summarize_checked``'s deadline): a Retry-After past it ends as a
     timed-out summary, not a request held longer. ``timeout_s`` bounds each attempt.
     """
@@ -87,6 +87,7 @@ class OpenAIChatSummarizer:
             allowed_methods=["GET", "POST"],
             status_forcelist=RETRIED_STATUSES,
             backoff_factor=backoff_s,
+            backoff_jitter=0.5,  # each wait drawn from its upper half: 0.5-1, 1-2, 2-4 s
             # Retry-After as the server says, up to the summary's own deadline (which cuts it).
             max_backoff_wait=max(timeout_s, backoff_s),
         )

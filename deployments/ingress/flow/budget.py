@@ -6,6 +6,9 @@ says nothing) is given up on after its share, and counts as that stage failing: 
 turns it into a 503 for what a ranking needs and into a warning for the rest. Shares, not a
 timeout per stage, so that a shorter deadline shortens every wait with it. The memory write
 keeps its own bound (``memory_write_timeout_s``), after which the outbox holds it.
+
+The shares bound each call; they add up to more than the whole, which the deadline bounds: a
+request whose every stage is slow, each within its share, ends with a 503 ``overloaded``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ T = TypeVar("T")
 
 # Fractions of the deadline, per step of the request flow.
 STAGE_SHARES: dict[str, float] = {
-    "search": 0.6,  # the arXiv API's gate queue and retries live here
+    # The arXiv API's gate queue and retries live here: its client's own bounds (30 s an
+    # attempt, 20 s of backoff) end first and answer arXiv's 503 with its Retry-After.
+    "search": 0.9,
     "embed": 0.25,  # each call: the query's vector, then the new papers'
     "memory_lookup": 0.1,
     "summarize": 0.35,  # all of a request's summaries, made at once

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,15 +27,26 @@ if TYPE_CHECKING:
     from ray.serve.handle import DeploymentHandle
 
 
+async def answer(response: Any) -> Any:
+    """A handle call's answer. A caller that stops waiting (a stage's share of the deadline,
+    the deadline, a client gone) cancels the call in its replica too: Serve's own await
+    leaves it running there, spending the stage's time on an answer nobody reads."""
+    try:
+        return await response
+    except asyncio.CancelledError:
+        response.cancel()
+        raise
+
+
 class FetcherHandle:
     def __init__(self, handle: DeploymentHandle) -> None:
         self._handle = handle
 
     async def search(self, request: SearchRequest) -> SearchResult:
-        return await self._handle.search.remote(request)
+        return await answer(self._handle.search.remote(request))
 
     async def info(self) -> SearchInfo:
-        return await self._handle.info.remote()
+        return await answer(self._handle.info.remote())
 
 
 class EmbedderHandle:
@@ -42,10 +54,10 @@ class EmbedderHandle:
         self._handle = handle
 
     async def embed(self, texts: list[str]) -> np.ndarray:
-        return await self._handle.embed.remote(texts)
+        return await answer(self._handle.embed.remote(texts))
 
     async def info(self) -> EmbedderInfo:
-        return await self._handle.info.remote()
+        return await answer(self._handle.info.remote())
 
 
 class SummarizerHandle:
@@ -53,10 +65,10 @@ class SummarizerHandle:
         self._handle = handle
 
     async def summarize(self, title: str, abstract: str) -> SummaryOutcome:
-        return await self._handle.summarize.remote(title, abstract)
+        return await answer(self._handle.summarize.remote(title, abstract))
 
     async def info(self) -> SummarizerInfo:
-        return await self._handle.info.remote()
+        return await answer(self._handle.info.remote())
 
 
 class MemoryHandle:
@@ -64,16 +76,16 @@ class MemoryHandle:
         self._handle = handle
 
     async def lookup(self, arxiv_ids: list[str]) -> dict[str, StoredPaper]:
-        return await self._handle.lookup.remote(arxiv_ids)
+        return await answer(self._handle.lookup.remote(arxiv_ids))
 
     async def upsert(self, items: list[NewMemory], query: str | None) -> int:
-        return await self._handle.upsert.remote(items, query)
+        return await answer(self._handle.upsert.remote(items, query))
 
     async def search(self, query: MemoryQuery) -> list[StoredPaper]:
-        return await self._handle.search.remote(query)
+        return await answer(self._handle.search.remote(query))
 
     async def delete(self, arxiv_ids: list[str]) -> int:
-        return await self._handle.delete.remote(arxiv_ids)
+        return await answer(self._handle.delete.remote(arxiv_ids))
 
 
 def research_pipeline(
