@@ -10,6 +10,7 @@ Each test prints a line with what the requests saw and how long the stage took t
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -59,25 +60,31 @@ def faults_app(serve_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     app.arxiv.__exit__()
 
 
+def _ask(app: App, query: str) -> dict[str, Any]:
+    """One cold request (3 papers) and what it saw: status, body, Retry-After, and when it
+    began and ended (monotonic seconds; ``s`` its duration)."""
+    began = time.monotonic()
+    with httpx.Client(base_url=app.url, timeout=REQUEST_TIMEOUT_S) as client:
+        response = client.post("/execute", json={"query": query, "max_papers": 3})
+    ended = time.monotonic()
+    return {
+        "query": query,
+        "status": response.status_code,
+        "body": response.json(),
+        "retry_after": response.headers.get("retry-after"),
+        "began": began,
+        "ended": ended,
+        "s": ended - began,
+    }
+
+
 def _load_with_a_kill(app: App, deployment: str, rounds: int = 3) -> dict[str, Any]:
     """``rounds`` x len(QUERIES) distinct requests at concurrency 8; the deployment's replica
     killed once the first few were answered. What the requests saw and when it was back."""
     # Queries of its own (cold: every stage works for them), distinct from other tests'.
     queries = [f"{q} {deployment.lower()} {r}" for r in range(rounds) for q in QUERIES]
     results: list[dict[str, Any]] = []
-
-    def ask(query: str) -> dict[str, Any]:
-        began = time.monotonic()
-        with httpx.Client(base_url=app.url, timeout=REQUEST_TIMEOUT_S) as client:
-            response = client.post("/execute", json={"query": query, "max_papers": 3})
-        return {
-            "query": query,
-            "status": response.status_code,
-            "body": response.json(),
-            "retry_after": response.headers.get("retry-after"),
-            "s": time.monotonic() - began,
-            "began": began,
-        }
+    ask = functools.partial(_ask, app)
 
     with ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(ask, q) for q in queries]
@@ -173,19 +180,7 @@ def test_a_frozen_stage_never_hangs_a_request(faults_app: App, deployment: str) 
     # that these requests need the Summarizer (and the MemoryWriter's writes) again.
     memory = faults_app.handle("MemoryWriter")
     memory.delete.remote(sorted(faults_app.arxiv.by_id)).result()
-
-    def ask(query: str) -> dict[str, Any]:
-        began = time.monotonic()
-        with httpx.Client(base_url=faults_app.url, timeout=REQUEST_TIMEOUT_S) as client:
-            response = client.post("/execute", json={"query": query, "max_papers": 3})
-        return {
-            "query": query,
-            "status": response.status_code,
-            "body": response.json(),
-            "retry_after": response.headers.get("retry-after"),
-            "began": began,
-            "ended": time.monotonic(),
-        }
+    ask = functools.partial(_ask, faults_app)
 
     with ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(ask, q) for q in queries]
