@@ -26,7 +26,9 @@ STAGE_SHARES: dict[str, float] = {
     # The arXiv API's gate queue and retries live here: its client's own bounds (30 s an
     # attempt, 20 s of backoff) end first and answer arXiv's 503 with its Retry-After.
     "search": 0.9,
-    "embed": 0.25,  # each call: the query's vector, then the new papers'
+    # Each call: the query's vector, then the new papers'. A cold burst queues texts behind
+    # each other on a CPU Embedder (about 10 s of MiniLM for 16 requests on 2 slow cores).
+    "embed": 0.4,
     "memory_lookup": 0.1,
     "summarize": 0.35,  # all of a request's summaries, made at once
 }

@@ -321,7 +321,7 @@ def test_the_deadline_bounds_stages_each_slow_within_its_share() -> None:
     """No single call overruns its share, yet together they pass the deadline: a 503
     Overloaded with a Retry-After, at the deadline."""
     pipeline, stages = make()
-    pipeline.budget = RequestBudget(2.0)  # shares: search 1.8 s, embed 0.5, lookup 0.2, ...
+    pipeline.budget = RequestBudget(2.0)  # shares: search 1.8 s, embed 0.8, lookup 0.2, ...
     stages["fetcher"].search = _slow(stages["fetcher"].search, 1.0)
     stages["embedder"].embed = _slow(stages["embedder"].embed, 0.3)  # twice: query, papers
     stages["memory"].lookup = _slow(stages["memory"].lookup, 0.1)
