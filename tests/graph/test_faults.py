@@ -198,8 +198,8 @@ def test_a_frozen_stage_never_hangs_a_request(faults_app: App, deployment: str) 
     assert max(waits) <= ANSWER_WITHIN_S
     for result in results:
         assert result["status"] in (200, 503), result
-        if result["status"] == 503:  # only what a ranking cannot do without: the Embedder
-            assert deployment == "Embedder" and result["retry_after"], result["body"]
+        if result["status"] == 503:  # refused in the arm's shape: a stage past its share
+            assert result["retry_after"], result
             assert result["body"]["error"] == "stage_unavailable", result["body"]
     served = [r for r in results if r["status"] == 200]
     assert served
