@@ -166,8 +166,18 @@ class MemoryOutbox:
         return pause
 
     def pending(self) -> int:
-        """Writes waiting to land."""
-        return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        """Writes waiting to land (leased ones included; set-aside ones not)."""
+        query = "SELECT COUNT(*) FROM outbox WHERE next_try < ?"
+        return int(self._db.execute(query, (NEVER,)).fetchone()[0])
+
+    def set_aside(self) -> list[tuple[str, float, str]]:
+        """Entries no drainer will hand over again (unreadable): (id, created as Unix time in
+        s, why), oldest first. They stay in the file for a person to look at, and do not count
+        against ``max_entries``."""
+        rows = self._db.execute(
+            "SELECT id, created, error FROM outbox WHERE next_try >= ? ORDER BY created", (NEVER,)
+        ).fetchall()
+        return [(str(i), float(created), str(error)) for i, created, error in rows]
 
     def close(self) -> None:
         self._db.close()

@@ -1,8 +1,13 @@
-"""The memory outbox on a real SQLite file: kept, handed over, retried later, bounded, shared."""
+"""The memory outbox on a real SQLite file: kept, handed over, retried later, bounded, shared;
+and its loss paths: full, an unreadable entry, a drainer killed holding its lease."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from datetime import date
@@ -11,7 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deployments.ingress.durable.outbox import MAX_PAUSE_S, MemoryOutbox, OutboxFull, drain_once
+from deployments.ingress.durable.outbox import (
+    LEASE_S,
+    MAX_PAUSE_S,
+    DurableWrites,
+    MemoryOutbox,
+    OutboxFull,
+    drain_once,
+)
 from models.contracts import NewMemory
 from models.paper import Paper
 
@@ -108,3 +120,147 @@ def test_entries_survive_a_restart_and_drain_once_the_store_answers(tmp_path: Pa
     time.sleep(1.1)  # the first pause
     assert asyncio.run(drain_once(after, write)) == (2, 0)
     assert sorted(landed) == [("2401.00001", "a"), ("2401.00002", "b")] and after.pending() == 0
+
+
+# The loss paths: what happens to a write when the outbox, or the process that drains it, fails.
+
+
+def test_a_full_outbox_refuses_the_write_and_the_answer_says_it_is_lost(tmp_path: Path) -> None:
+    """The one documented loss: the store away and the outbox full. The caller is told, and
+    the writes already kept stay kept."""
+    outbox = MemoryOutbox(tmp_path / "o.sqlite", max_entries=1)
+    outbox.add([item(1)], "kept before")
+
+    async def store_away(items: list[NewMemory], query: str | None) -> int:
+        raise ConnectionError("store away")
+
+    writes = DurableWrites(store_away, outbox, timeout_s=1.0)
+    try:
+        deferred, warning = asyncio.run(writes.store([item(2)], "refused"))
+    finally:
+        writes.close()
+    assert deferred == 0 and warning is not None
+    assert warning.code == "memory_write_lost" and warning.stage == "memory"
+    assert "store away" in warning.message and "1 memory writes pending" in warning.message
+    reopened = MemoryOutbox(tmp_path / "o.sqlite")
+    assert [e.query for e in reopened.claim()] == ["kept before"]
+
+
+def test_an_unreadable_entry_is_set_aside_and_the_rest_drain(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    outbox = MemoryOutbox(path)
+    outbox.add([item(1)], "before")
+    broken = outbox.add([item(2)], "broken")
+    outbox.add([item(3)], "after")
+    with sqlite3.connect(path) as db:  # written by another release, or a torn disk block
+        db.execute("UPDATE outbox SET body = ? WHERE id = ?", ('{"items": [{"paper"', broken))
+    landed: list[str | None] = []
+
+    async def write(items: list[NewMemory], query: str | None) -> int:
+        landed.append(query)
+        return len(items)
+
+    assert asyncio.run(drain_once(outbox, write)) == (2, 0) and landed == ["before", "after"]
+    # Kept for a person to look at, with the reason, and never handed over again.
+    assert outbox.set_aside() == [(broken, pytest.approx(time.time(), abs=60), ANY_UNREADABLE)]
+    assert outbox.claim(now=time.time() + 10 * LEASE_S) == [] and outbox.pending() == 0
+
+
+class _Unreadable:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.startswith("unreadable: ")
+
+
+ANY_UNREADABLE = _Unreadable()
+
+# A drainer in another process: it keeps ``added`` writes, claims ``claimed`` of them, and is
+# killed (SIGKILL: no cleanup) while holding them, in the middle of a transaction of its own.
+DYING_DRAINER = """
+import os, signal, sys
+sys.path[:0] = {paths!r}
+from tests.unit.ingress.test_outbox import item
+from deployments.ingress.durable.outbox import MemoryOutbox
+outbox = MemoryOutbox({path!r})
+for n in range({added}):
+    outbox.add([item(n)], f"query {{n}}")
+outbox.claim(limit={claimed})
+outbox._db.execute("BEGIN IMMEDIATE")  # the write lock, held as it dies
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _die_draining(path: Path, added: int, claimed: int) -> None:
+    code = DYING_DRAINER.format(paths=sys.path, path=str(path), added=added, claimed=claimed)
+    done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+
+
+def test_a_lease_expires_after_its_drainer_dies(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    _die_draining(path, added=3, claimed=2)
+    survivor = MemoryOutbox(path)  # the dead process's lock went with it
+    now = time.time()
+    (free,) = survivor.claim(now=now)  # the one it never claimed
+    assert free.query == "query 2"
+    survivor.done(free.id)
+    assert survivor.claim(now=now + LEASE_S - 5) == []  # the other two: leased still
+    back = survivor.claim(now=now + LEASE_S + 1)
+    assert sorted(e.query or "" for e in back) == ["query 0", "query 1"]
+    assert all(e.attempts == 0 for e in back)  # a lost lease is not a failed attempt
+
+
+def test_a_new_ingress_replica_drains_a_dead_ones_entries(tmp_path: Path) -> None:
+    """The same file, a new process: every write the dead replica kept lands once, the ones it
+    held leased after their lease."""
+    path = tmp_path / "o.sqlite"
+    _die_draining(path, added=5, claimed=1)
+    successor = MemoryOutbox(path)
+    landed: list[str] = []
+
+    async def write(items: list[NewMemory], query: str | None) -> int:
+        landed.extend(i.paper.arxiv_id for i in items)
+        return len(items)
+
+    assert asyncio.run(drain_once(successor, write)) == (4, 0)
+    with sqlite3.connect(path) as db:  # time passes: the dead one's lease ends
+        db.execute("UPDATE outbox SET next_try = next_try - ?", (LEASE_S,))
+    assert asyncio.run(drain_once(successor, write)) == (1, 0)
+    assert sorted(landed) == [f"2401.{n:05d}" for n in range(5)] and successor.pending() == 0
+
+
+def test_two_drainers_racing_land_every_write_once(tmp_path: Path) -> None:
+    """Two Ingress replicas' drainers on one file, each with its own connection and loop, the
+    store refusing every entry's first try: each write lands exactly once."""
+    path = tmp_path / "o.sqlite"
+    MemoryOutbox(path).add([item(0)], "seed")
+    writer = MemoryOutbox(path)
+    for n in range(1, 40):
+        writer.add([item(n)], f"q{n}")
+    landed: list[str] = []
+    tried: set[str] = set()
+    lock = threading.Lock()
+
+    async def write(items: list[NewMemory], query: str | None) -> int:
+        await asyncio.sleep(0.001)
+        with lock:
+            arxiv_id = items[0].paper.arxiv_id
+            if arxiv_id not in tried:
+                tried.add(arxiv_id)
+                raise ConnectionError("store away")
+            landed.append(arxiv_id)
+        return 1
+
+    def drainer() -> None:
+        outbox = MemoryOutbox(path)
+        deadline = time.monotonic() + 30
+        while outbox.pending() and time.monotonic() < deadline:
+            asyncio.run(drain_once(outbox, write, limit=3))
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=drainer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(landed) == [f"2401.{n:05d}" for n in range(40)]
+    assert writer.pending() == 0
