@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from deployments.arxiv.atom import MAX_FEED_BYTES, FeedPage, FeedParseError, par
 from deployments.arxiv.gate import Clock, IntervalGate, RequestGate, Sleep
 from deployments.arxiv.query import build_fallback_query, build_search_query, query_terms
 from deployments.common.caches import LRUCache
-from deployments.common.logs import arm_logger
+from deployments.common.logs import arm_logger, log_event
 from models.contracts import SearchRequest, SearchResult
 from models.errors import ArxivQueryError, ArxivUnavailable
 from models.paper import Paper
@@ -179,17 +180,23 @@ class ArxivClient:
         fell_back, cacheable = False, True
         if self.fallback and page.total_results < max_results and len(query_terms(text)) >= 2:
             loose = build_fallback_query(text, *dates_and_categories)
-            logger.info(
-                "arXiv: %r found %s of %s wanted; trying %r", query, total, max_results, loose
+            log_event(
+                logger,
+                logging.INFO,
+                "arxiv.search.fallback",
+                query=query,
+                found=total,
+                wanted=max_results,
+                fallback_query=loose,
             )
             try:
                 extra = await self._fetch_with_retries(self._params(loose, max_results), cost)
             except ArxivUnavailable as exc:
                 # The ANDed papers stand, uncached, so that a later search tries again.
-                logger.warning("arXiv fallback unavailable, keeping the ANDed results: %s", exc)
+                log_event(logger, logging.WARNING, "arxiv.fallback.unavailable", error=str(exc))
                 cacheable = False
             except ArxivQueryError as exc:
-                logger.warning("arXiv refused the fallback, keeping the ANDed results: %s", exc)
+                log_event(logger, logging.WARNING, "arxiv.fallback.refused", error=str(exc))
             else:
                 papers = _merge(page.papers, extra.papers, max_results)
                 total = max(total, extra.total_results)
@@ -231,12 +238,15 @@ class ArxivClient:
                     break  # longer than a caller should wait: answer 503 + Retry-After now
                 backed_off += delay
                 cost.retries += 1
-                logger.info(
-                    "arXiv retry %s/%s in %.1fs: %s",
-                    attempt,
-                    self.num_retries,
-                    delay,
-                    last.reason if last else "",
+                log_event(
+                    logger,
+                    logging.INFO,
+                    "arxiv.retry",
+                    attempt=attempt,
+                    of=self.num_retries,
+                    delay_s=round(delay, 2),
+                    status=last.status if last else None,
+                    reason=last.reason if last else "",
                 )
                 await self._sleep(delay)
             token, gate_wait = await self.gate.acquire()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import math
 import time
 import uuid
@@ -18,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from deployments.common.logs import arm_logger
+from deployments.common.logs import arm_logger, log_event
 
 logger = arm_logger(__name__)
 
@@ -96,12 +97,14 @@ class IntervalGate:
         try:
             not_before = hold_off.load()
         except Exception:  # unknown: assume a predecessor let a request through just now
-            logger.exception("arXiv gate: its predecessor's hold-off could not be read")
+            log_event(logger, logging.ERROR, "arxiv.gate.hold_off.unreadable", exc_info=True)
             not_before = self._wall_clock()
         if not_before is not None:
             first_in = max(self.min_interval_s, not_before - self._wall_clock())
             self._next_start = self._clock() + first_in
-            logger.info("arXiv gate: a predecessor ran; the first turn in %.1f s", first_in)
+            log_event(
+                logger, logging.INFO, "arxiv.gate.restarted", first_turn_in_s=round(first_in, 2)
+            )
         self._keep(max(self._wall_clock(), not_before or 0.0))
 
     def _keep(self, not_before: float) -> None:
@@ -110,7 +113,7 @@ class IntervalGate:
         try:  # a small write, at most one per arXiv request
             self._hold_off.save(not_before)
         except Exception:
-            logger.exception("arXiv gate: its hold-off could not be kept for a restart")
+            log_event(logger, logging.ERROR, "arxiv.gate.hold_off.unsaved", exc_info=True)
 
     async def acquire(self, ticket: str | None = None) -> tuple[int, float]:
         """Wait until free and the interval has passed; returns (token, seconds waited).
@@ -127,7 +130,9 @@ class IntervalGate:
             while self._holder is not None:
                 remaining = self._lease_deadline - self._clock()
                 if remaining <= 0:
-                    logger.warning("arXiv gate: permit %s expired unreleased", self._holder)
+                    log_event(
+                        logger, logging.WARNING, "arxiv.gate.lease_expired", token=self._holder
+                    )
                     self._release_locked(self._holder, 0.0)
                     break
                 try:
@@ -227,7 +232,9 @@ class GateHandle:
         try:
             await self._handle.abandon.remote(ticket)
         except Exception as exc:  # the gate is away: its lease reclaims the turn
-            logger.warning("arXiv gate: could not abandon a cancelled turn: %r", exc)
+            log_event(
+                logger, logging.WARNING, "arxiv.gate.abandon_failed", ticket=ticket, error=repr(exc)
+            )
 
     async def release(self, token: int, hold_off_s: float = 0.0) -> None:
         await self._handle.release.remote(token, hold_off_s)

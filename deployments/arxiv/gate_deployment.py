@@ -10,13 +10,14 @@ its checkpoints), so a gate replica restarted on any node reads what its predece
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ray import serve
 from ray.experimental import internal_kv
 
 from deployments.arxiv.gate import IntervalGate
-from deployments.common.logs import arm_logger
+from deployments.common.logs import arm_logger, log_event
 from models.settings import GateSettings
 
 _KV_NAMESPACE = "research-arm"
@@ -61,12 +62,13 @@ class ArxivGate:
         tuned = self.configured.tuned(user_config)
         interval, least = tuned.tuning.min_interval_s, tuned.least_interval_s
         if interval < least:
-            logger.error(
-                "ArxivGate: min_interval_s=%g refused, under %g s, arXiv's limit for its own "
-                "hosts (ARXIV_INTERVAL_OVERRIDE=true allows it for a mirror); keeping %g s",
-                interval,
-                least,
-                least,
+            log_event(  # ARXIV_INTERVAL_OVERRIDE=true allows a shorter one, for a mirror
+                logger,
+                logging.ERROR,
+                "arxiv.gate.interval_refused",
+                min_interval_s=interval,
+                least_s=least,
+                kept_s=least,
             )
             interval = least
         self.settings = tuned

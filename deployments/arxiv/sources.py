@@ -17,6 +17,7 @@ replica's event loop never waits on them (and embedded Qdrant sees one thread, a
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +29,7 @@ import numpy as np
 from arm_client.models import ArmWarning, IndexInfo, SearchInfo
 from deployments.arxiv.client import ArxivClient
 from deployments.common.caches import LRUCache
-from deployments.common.logs import arm_logger
+from deployments.common.logs import arm_logger, log_event
 from deployments.index.paper_index import IndexHit, IndexLocked, IndexStats, PaperIndex
 from models.contracts import SearchRequest, SearchResult
 from models.errors import ArmError, StageError, unwrap
@@ -50,12 +51,12 @@ def open_index(settings: IndexSettings, required: bool) -> PaperIndex | None:
     except IndexLocked:
         if required:
             raise
-        logger.warning("the local index is locked (an ingest running?): the arXiv API serves")
+        log_event(logger, logging.WARNING, "arxiv.index.locked", serving="api")
         return None
     except Exception as exc:  # a Qdrant server away, a collection of another shape
         if required:
             raise StageError(f"the local index cannot be opened: {exc}", "arxiv") from exc
-        logger.warning("the local index cannot be opened (%s): the arXiv API serves", exc)
+        log_event(logger, logging.WARNING, "arxiv.index.unopenable", error=str(exc), serving="api")
         return None
 
 
@@ -106,7 +107,13 @@ class SearchSources:
         try:
             stats = await self.stats()
         except Exception as exc:  # unset source: an index that fails leaves the API serving
-            logger.warning("the local index does not answer (%s): the arXiv API serves", exc)
+            log_event(
+                logger,
+                logging.WARNING,
+                "arxiv.index.unanswered",
+                error=str(exc),
+                serving="api",
+            )
             return "api"
         return "index" if stats is not None and stats.records > 0 else "api"
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
 import numpy as np
 
-from deployments.common.logs import arm_logger
+from deployments.common.logs import arm_logger, log_event
 
 logger = arm_logger(__name__)
 
@@ -95,4 +96,4 @@ class ContinuousBatcher:
                 try:  # the callers have their vectors; reporting must not stop the worker
                     self._on_run(len(flat), encoded, elapsed)
                 except Exception:
-                    logger.exception("reporting an encode run failed")
+                    log_event(logger, logging.ERROR, "embedder.run.report_failed", exc_info=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import ray
 from ray import serve
 
 from deployments.common.lifetime import on_shutdown
-from deployments.common.logs import arm_logger
+from deployments.common.logs import arm_logger, log_event
 from deployments.common.metrics import EmbedderMetrics
 from deployments.common.process import configure_model_process
 from deployments.embedder.batcher import ContinuousBatcher
@@ -53,7 +54,7 @@ class Embedder:
         self.configured = self.settings = settings  # tuning starts from the configured values
         self.texts_reused = 0
         self.reconfigure({})
-        logger.info("Embedder ready: %s on %s", self.core.model_name, device)
+        log_event(logger, logging.INFO, "embedder.ready", model=self.core.model_name, device=device)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """``max_batch_size`` (calls), ``batch_wait_timeout_s``, ``max_texts``, ``cache_size``."""

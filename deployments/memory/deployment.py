@@ -8,6 +8,7 @@ this deployment runs one replica in that mode and every read of memory goes thro
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 from ray import serve
 
 from deployments.common.lifetime import on_shutdown
-from deployments.common.logs import arm_logger
+from deployments.common.logs import arm_logger, log_event
 from deployments.common.metrics import MemoryMetrics
 from deployments.memory.paper_memory import PaperMemory
 from models.contracts import MemoryInfo, MemoryQuery, NewMemory, StoredPaper
@@ -43,7 +44,13 @@ class MemoryWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant")
         self._last_done = time.monotonic()  # when a store call last finished
         self.metrics = MemoryMetrics()
-        logger.info("MemoryWriter on Qdrant %s at %s", self.core.mode, self.core.location)
+        log_event(
+            logger,
+            logging.INFO,
+            "memory.ready",
+            qdrant=self.core.mode,
+            location=str(self.core.location),
+        )
 
     async def _run(self, op: str, items: int, fn: Callable[..., T], *args: Any) -> T:
         started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -10,7 +11,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from deployments.common.lifetime import on_shutdown
-from deployments.common.logs import arm_logger
+from deployments.common.logs import arm_logger, log_event
 from deployments.common.metrics import SummarizerMetrics
 from deployments.common.process import configure_model_process
 from deployments.summarizer.backend import make_backend, summarize_checked
@@ -45,7 +46,13 @@ class Summarizer:
         self.configured = self.settings = settings  # tuning starts from the configured values
         self.shared = SharedSummaries(settings.tuning.cache_size)
         self.metrics = SummarizerMetrics()
-        logger.info("Summarizer backend %s (%s)", self.backend.name, self.backend.model_name)
+        log_event(
+            logger,
+            logging.INFO,
+            "summarizer.ready",
+            backend=self.backend.name,
+            model=self.backend.model_name,
+        )
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """``max_words``, ``timeout_s`` (s), ``cache_size`` (summaries); kept summaries made

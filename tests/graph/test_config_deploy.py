@@ -116,15 +116,17 @@ def test_a_summarizer_setting_changes_that_stage_alone(tuned: dict[str, Any]) ->
     assert _replicas("Summarizer") == summarizers  # reconfigured in place, not restarted
 
 
-def test_log_lines_reach_serves_json_logs_with_the_request_id(tuned: dict[str, Any]) -> None:
+def test_log_events_reach_serves_json_logs_with_the_request_id(tuned: dict[str, Any]) -> None:
     tuned["arxiv"].set_fault("503", count=1)  # one retry, logged at INFO by the arXiv client
     _execute(tuned["client"], "quantum error correction", **{"X-Request-ID": "log-probe-7"})
     logs = sorted((SESSION["dir"] / "logs" / "serve").glob(f"replica_{APP}_ArxivFetcher_*.log"))
     assert logs, "no ArxivFetcher replica log"
     lines = [json.loads(line) for log in logs for line in log.read_text().splitlines() if line]
-    retries = [line for line in lines if "arXiv retry" in line.get("message", "")]
+    retries = [line for line in lines if line.get("event") == "arxiv.retry"]
     assert retries, "the retry line is in none of Serve's log files"
     line = retries[-1]
     assert line["levelname"] == "INFO" and line["request_id"] == "log-probe-7"
+    assert line["status"] == 503 and line["attempt"] == 1 and line["delay_s"] > 0  # fields: keys
+    assert line["message"].startswith("arxiv.retry attempt=1 ")
     assert line["deployment"] == f"{APP}_ArxivFetcher" and line["replica"]  # Serve: app_name
     assert line["application"] == APP

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import sqlite3
 import time
 import uuid
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from arm_client.models import ArmWarning
-from deployments.common.logs import arm_logger
+from deployments.common.logs import arm_logger, log_event
 from models.contracts import NewMemory
 from models.errors import unwrap
 from models.paper import Paper
@@ -141,7 +142,13 @@ class MemoryOutbox:
             try:
                 items, query = _decode(body)
             except Exception as exc:  # written by another release, say: set aside, said once
-                logger.error("memory outbox: entry %s unreadable, set aside: %r", entry_id, exc)
+                log_event(
+                    logger,
+                    logging.ERROR,
+                    "memory.outbox.set_aside",
+                    entry=entry_id,
+                    error=repr(exc),
+                )
                 self._db.execute(
                     "UPDATE outbox SET next_try = ?, error = ? WHERE id = ?",
                     (NEVER, f"unreadable: {exc!r}"[:500], entry_id),
@@ -237,10 +244,10 @@ async def drain_forever(
         try:
             landed, _ = await drain()
         except Exception as exc:  # the outbox's disk: keep the replica serving, say so
-            logger.error("memory outbox unreadable: %r", exc)
+            log_event(logger, logging.ERROR, "memory.outbox.unreadable", error=repr(exc))
             landed = 0
         if landed:
-            logger.info("memory outbox: %d writes landed", landed)
+            log_event(logger, logging.INFO, "memory.outbox.landed", writes=landed)
         await asyncio.sleep(0 if landed else idle_s)
 
 
@@ -276,14 +283,39 @@ class DurableWrites:
         except Exception as exc:
             why = str(unwrap(exc)) or f"no answer within {self.timeout_s:g} s"
         lost = f"memory write failed, results not remembered: {why}"
+        arxiv_ids = ",".join(item.paper.arxiv_id for item in items)
         if self.outbox is None:
+            log_event(
+                logger,
+                logging.ERROR,
+                "memory.write.lost",
+                papers=len(items),
+                arxiv_ids=arxiv_ids,
+                reason=why,
+            )
             return 0, ArmWarning(code="memory_write_lost", stage="memory", message=lost)
         try:
             await self._offload(self.outbox.add, items, query)
         except Exception as full:  # OutboxFull, or its disk
-            logger.error("memory write lost: %s; the outbox refused it: %s", why, full)
+            log_event(
+                logger,
+                logging.ERROR,
+                "memory.write.lost",
+                papers=len(items),
+                arxiv_ids=arxiv_ids,
+                reason=why,
+                outbox=str(full),
+            )
             message = f"{lost}; outbox: {full}"
             return 0, ArmWarning(code="memory_write_lost", stage="memory", message=message)
+        log_event(
+            logger,
+            logging.WARNING,
+            "memory.write.deferred",
+            papers=len(items),
+            arxiv_ids=arxiv_ids,
+            reason=why,
+        )
         pending = (
             f"memory write pending: the store did not take it ({why}); it is kept and "
             "written as soon as the store answers"

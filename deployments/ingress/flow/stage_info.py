@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
 from deployments.common.caches import LRUCache
-from deployments.common.logs import arm_logger
+from deployments.common.logs import arm_logger, log_event
 from models.contracts import EmbedStage, SearchInfo, SearchStage, SummarizeStage
 from models.errors import unwrap
 
@@ -54,7 +55,7 @@ class StageInfo:
             try:
                 emb, summ = await asyncio.gather(self.embedder.info(), self.summarizer.info())
             except Exception as exc:  # a stage still starting: ask again shortly
-                logger.info("stage models not known yet: %s", unwrap(exc))
+                log_event(logger, logging.INFO, "ingress.models.unknown", error=str(unwrap(exc)))
                 if attempts is None or tried < attempts:
                     await asyncio.sleep(pause)
                     pause = min(MODELS_RETRY_S[1], pause * 2)
@@ -71,7 +72,7 @@ class StageInfo:
         try:
             info = await asyncio.wait_for(self.fetcher.info(), SEARCH_INFO_TIMEOUT_S)
         except Exception as exc:  # restarting or busy: the endpoints answer without it
-            logger.warning("could not read the search source: %s", unwrap(exc))
+            log_event(logger, logging.WARNING, "ingress.search_info.failed", error=str(unwrap(exc)))
             self._search_retry_at = self._clock() + SEARCH_INFO_RETRY_S
             return None
         self._search.put("search", info)

@@ -11,6 +11,7 @@ Every answer has the ``ErrorBody`` shape; none carries a stack trace.
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 
@@ -20,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from deployments.common.logs import arm_logger
+from deployments.common.logs import arm_logger, log_event
 from models.errors import (
     ArmError,
     ArxivQueryError,
@@ -160,7 +161,8 @@ def error_response(request: Request, exc: BaseException) -> JSONResponse:
         # A stage the answer needs failed or is restarting (Serve restarts a dead replica in
         # seconds): the caller may try again shortly; nothing about its request was wrong.
         rid = request_id(request)
-        logger.warning("request %s: a stage failed: %r", rid, cause)
+        stage = cause.stage if isinstance(cause, StageError) else "replica"
+        log_event(logger, logging.WARNING, "request.stage_failed", stage=stage, error=repr(cause))
         if isinstance(cause, StageError):  # may not clear by itself: the id finds the log line
             message = f"the {cause.stage} stage failed; retry later, or quote request id {rid}"
         else:
@@ -168,10 +170,11 @@ def error_response(request: Request, exc: BaseException) -> JSONResponse:
         return _body(
             503, "stage_unavailable", message, request, {"Retry-After": str(RETRY_AFTER_S)}
         )
-    logger.error(
-        "request %s failed: %s",
-        request_id(request),
-        cause.message if isinstance(cause, ArmError) else repr(cause),
+    log_event(
+        logger,
+        logging.ERROR,
+        "request.failed",
+        error=cause.message if isinstance(cause, ArmError) else repr(cause),
         exc_info=not isinstance(cause, ArmError),
     )
     rid = request_id(request)

@@ -5,12 +5,13 @@ stage's queue and shows in no stage's metrics."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from deployments.common.logs import arm_logger
+from deployments.common.logs import arm_logger, log_event
 from models.health import HealthStatus, StageHealth, StageState
 from models.version import arm_version
 
@@ -129,6 +130,6 @@ class StageStates:
             status = await asyncio.wait_for(asyncio.to_thread(self._read_status), self.timeout_s)
             views = views_of(status)
         except Exception as exc:
-            logger.warning("health: Serve's status unavailable: %r", exc)
+            log_event(logger, logging.WARNING, "health.serve_status.unavailable", error=repr(exc))
             return unknown_report(self.arm_id, arm_version(), type(exc).__name__)
         return health_report(self.arm_id, arm_version(), views)

@@ -9,11 +9,12 @@ served all the same. The arm starts no spans of its own.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from deployments.common.logs import TRACE_ID, arm_logger
+from deployments.common.logs import TRACE_ID, arm_logger, log_event
 
 logger = arm_logger(__name__)
 
@@ -45,7 +46,7 @@ class TraceContext:
         token = TRACE_ID.set(trace_id)
         try:
             # One line per traced request ties Serve's request id to the caller's trace.
-            logger.info("request.traced trace_id=%s path=%s", trace_id, scope.get("path"))
+            log_event(logger, logging.INFO, "request.traced", path=scope.get("path"))
             await self.app(scope, receive, send)
         finally:
             TRACE_ID.reset(token)

@@ -4,6 +4,7 @@ and its loss paths: full, an unreadable entry, a drainer killed holding its leas
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sqlite3
 import subprocess
@@ -125,7 +126,9 @@ def test_entries_survive_a_restart_and_drain_once_the_store_answers(tmp_path: Pa
 # The loss paths: what happens to a write when the outbox, or the process that drains it, fails.
 
 
-def test_a_full_outbox_refuses_the_write_and_the_answer_says_it_is_lost(tmp_path: Path) -> None:
+def test_a_full_outbox_refuses_the_write_and_the_answer_says_it_is_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The one documented loss: the store away and the outbox full. The caller is told, and
     the writes already kept stay kept."""
     outbox = MemoryOutbox(tmp_path / "o.sqlite", max_entries=1)
@@ -136,9 +139,12 @@ def test_a_full_outbox_refuses_the_write_and_the_answer_says_it_is_lost(tmp_path
 
     writes = DurableWrites(store_away, outbox, timeout_s=1.0)
     try:
-        deferred, warning = asyncio.run(writes.store([item(2)], "refused"))
+        with caplog.at_level(logging.INFO, logger="ray.serve.arm"):
+            deferred, warning = asyncio.run(writes.store([item(2)], "refused"))
     finally:
         writes.close()
+    (lost,) = [r for r in caplog.records if getattr(r, "event", None) == "memory.write.lost"]
+    assert lost.levelno == logging.ERROR and vars(lost)["arxiv_ids"] == "2401.00002"
     assert deferred == 0 and warning is not None
     assert warning.code == "memory_write_lost" and warning.stage == "memory"
     assert "store away" in warning.message and "1 memory writes pending" in warning.message

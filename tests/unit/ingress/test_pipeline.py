@@ -4,6 +4,7 @@ answer and loses nothing that was found."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -89,14 +90,21 @@ def test_a_failed_memory_write_is_a_warning_not_a_failure() -> None:
     assert stages["memory"].points == {}
 
 
-def test_a_failed_memory_write_is_kept_and_lands_when_the_store_is_back(tmp_path: Any) -> None:
+def test_a_failed_memory_write_is_kept_and_lands_when_the_store_is_back(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     from deployments.ingress.durable.outbox import MemoryOutbox, drain_once
 
     pipeline, stages = make(fail_upsert=True)
     outbox = MemoryOutbox(tmp_path / "outbox.sqlite")
     pipeline.writes.outbox = outbox
-    body = run(pipeline)
+    with caplog.at_level(logging.INFO, logger="ray.serve.arm"):
+        body = run(pipeline)
     assert len(body.papers) == 3
+    (deferred,) = [r for r in caplog.records if vars(r).get("event") == "memory.write.deferred"]
+    assert deferred.levelno == logging.WARNING and vars(deferred)["papers"] == 3
+    assert sorted(vars(deferred)["arxiv_ids"].split(",")) == sorted(p.arxiv_id for p in body.papers)
+    assert vars(deferred)["reason"]
     assert [w.code for w in body.warnings] == ["memory_write_pending"]
     assert body.provenance.cache["memory_pending"] == 3 and body.provenance.cache["stored"] == 0
     assert outbox.pending() == 1 and stages["memory"].points == {}
