@@ -83,6 +83,11 @@ class Overloaded(ArmError):
         self.retry_after_s = retry_after_s
 
 
+class DeadlineExpired(Overloaded):
+    """A request ran past its deadline (``REQUEST_TIMEOUT_S``): answered as ``Overloaded``,
+    counted apart (outcome ``timeout``)."""
+
+
 class StageError(ArmError):
     """A stage (embedder, memory, summarizer) failed; ``stage`` names it."""
 

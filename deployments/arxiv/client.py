@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import email.utils
 import logging
 import random
 import time
@@ -29,6 +28,7 @@ from collections.abc import Callable
 import httpx
 
 from deployments.arxiv.atom import MAX_FEED_BYTES, FeedPage, FeedParseError, parse_feed
+from deployments.arxiv.attempts import NO_OBSERVER, ArxivObserver, Retryable, refusal
 from deployments.arxiv.gate import Clock, IntervalGate, RequestGate, Sleep
 from deployments.arxiv.query import build_fallback_query, build_search_query, query_terms
 from deployments.common.caches import LRUCache
@@ -42,18 +42,6 @@ logger = arm_logger(__name__)
 USER_AGENT = "research-arm/0.1 (Ray Serve research agent; +https://github.com/research-arm)"
 
 
-class _Retryable(Exception):
-    """One attempt failed in a way worth another (never leaves this module)."""
-
-    def __init__(
-        self, reason: str, retry_after_s: float | None = None, *, status: int | None = None
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after_s = retry_after_s
-        self.status = status
-
-
 @dataclasses.dataclass
 class _Cost:
     """What the requests of one search cost, summed over its requests (kept when one fails)."""
@@ -61,21 +49,6 @@ class _Cost:
     requests: int = 0
     retries: int = 0
     gate_wait_s: float = 0.0
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
 
 
 def _merge(first: list[Paper], extra: list[Paper], limit: int) -> list[Paper]:
@@ -125,8 +98,10 @@ class ArxivClient:
         clock: Clock = time.monotonic,
         jitter: Callable[[], float] = random.random,
         fallback: bool = True,
+        observer: ArxivObserver = NO_OBSERVER,
     ) -> None:
         self.base_url = base_url
+        self.observer = observer
         self.fallback = fallback
         self.gate: RequestGate = gate or IntervalGate(3.0)
         self.num_retries = num_retries
@@ -230,7 +205,7 @@ class ArxivClient:
         fails)."""
         requests = 0
         backed_off = 0.0
-        last: _Retryable | None = None
+        last: Retryable | None = None
         for attempt in range(self.num_retries + 1):
             if attempt:
                 delay = self._backoff(attempt, last.retry_after_s if last else None)
@@ -238,6 +213,7 @@ class ArxivClient:
                     break  # longer than a caller should wait: answer 503 + Retry-After now
                 backed_off += delay
                 cost.retries += 1
+                self.observer.retry()
                 log_event(
                     logger,
                     logging.INFO,
@@ -255,11 +231,21 @@ class ArxivClient:
             try:
                 requests += 1
                 cost.requests += 1
-                return await self._fetch_once(params)
-            except _Retryable as exc:
+                page = await self._fetch_once(params)
+            except Retryable as exc:
+                self.observer.request(exc.outcome, exc.throttle, gate_wait)
                 last = exc
                 hold_off = exc.retry_after_s or 0.0
                 continue
+            except ArxivQueryError:
+                self.observer.request("bad_request", None, gate_wait)
+                raise
+            except ArxivUnavailable:
+                self.observer.request("other", None, gate_wait)
+                raise
+            else:
+                self.observer.request("ok", None, gate_wait)
+                return page
             finally:
                 # Retry-After applies to everyone: the gate holds the next turn back that long.
                 # Shielded: a search cancelled here still hands its turn back.
@@ -292,32 +278,39 @@ class ArxivClient:
             ):
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > cap:  # refused unread
-                    raise _Retryable(f"response of {declared} bytes, larger than {cap}", status=200)
+                    raise Retryable(
+                        f"response of {declared} bytes, larger than {cap}",
+                        outcome="unreadable",
+                        status=200,
+                    )
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body.extend(chunk)
                     if len(body) > cap:  # no Content-Length (or a false one): stop at the cap
-                        raise _Retryable(f"response larger than {cap} bytes", status=200)
+                        raise Retryable(
+                            f"response larger than {cap} bytes", outcome="unreadable", status=200
+                        )
         except httpx.TimeoutException as exc:
-            raise _Retryable(f"timeout ({type(exc).__name__})") from exc
+            raise Retryable(f"timeout ({type(exc).__name__})", outcome="timeout") from exc
         except TimeoutError as exc:
-            raise _Retryable(f"timeout (no complete answer in {self.timeout_s:g}s)") from exc
+            raise Retryable(
+                f"timeout (no complete answer in {self.timeout_s:g}s)", outcome="timeout"
+            ) from exc
         except httpx.TransportError as exc:
-            raise _Retryable(f"connection error ({type(exc).__name__}: {exc})") from exc
+            raise Retryable(
+                f"connection error ({type(exc).__name__}: {exc})", outcome="connection"
+            ) from exc
         except httpx.RequestError as exc:
             # Not transport errors, but no answer either: a body its Content-Encoding cannot
             # decode (DecodingError), a redirect loop. Uncaught they were 500s with a trace.
-            raise _Retryable(f"unreadable answer ({type(exc).__name__}: {exc})") from exc
+            raise Retryable(
+                f"unreadable answer ({type(exc).__name__}: {exc})", outcome="unreadable"
+            ) from exc
 
         status = response.status_code
-        # arXiv throttles with 406 as well as 429 and 503 (users of other arXiv clients report
-        # it), and sometimes with HTTP 200 and a plain "Rate exceeded." body: all are waited out.
-        if status in (406, 429) or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise _Retryable(f"HTTP {status}", retry_after, status=status)
-        if status == 200 and bytes(body[:64]).strip().lower().startswith(b"rate exceeded"):
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise _Retryable("rate limited (HTTP 200 'Rate exceeded.')", retry_after, status=200)
+        refused = refusal(status, bytes(body[:64]), response.headers.get("Retry-After"))
+        if refused is not None:
+            raise refused
         if status == 400:
             message = f"arXiv answered HTTP 400 for {params['search_query']!r}"
             try:
@@ -336,8 +329,12 @@ class ArxivClient:
         except ArxivQueryError as exc:
             raise ArxivQueryError(exc.message, status=200, url=self.base_url) from None
         except FeedParseError as exc:
-            raise _Retryable(str(exc), status=200) from exc
+            raise Retryable(str(exc), outcome="unreadable", status=200) from exc
         if not page.papers and page.total_results > int(params["start"]):
             # arXiv's known glitch: HTTP 200, totalResults > 0, no entries. Ask again.
-            raise _Retryable(f"empty page although totalResults={page.total_results}", status=200)
+            raise Retryable(
+                f"empty page although totalResults={page.total_results}",
+                outcome="unreadable",
+                status=200,
+            )
         return page

@@ -3,7 +3,6 @@ application's ArxivGate, the local index, or both) served by Serve."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ray import serve
@@ -23,18 +22,19 @@ from models.settings import ArxivSettings
 class ArxivFetcher:
     def __init__(self, settings: ArxivSettings, gate: DeploymentHandle) -> None:
         self.configured = self.settings = settings  # tuning starts from the configured values
+        self.metrics = FetcherMetrics()
         self.client = ArxivClient(
             settings.api_url,
             gate=GateHandle(gate),
             timeout_s=settings.timeout_s,
             backoff_base_s=settings.backoff_base_s,
+            observer=self.metrics,
             **settings.tuning.model_dump(),
         )
         index = None
         if settings.source != "api":  # "api" leaves the index closed: an ingest may run
             index = open_index(settings.index, required=settings.source is not None)
         self.sources = SearchSources(self.client, index, settings.source)
-        self.metrics = FetcherMetrics()
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """``num_retries``, ``cache_ttl_s`` (s), ``cache_size`` (searches)."""
@@ -44,16 +44,10 @@ class ArxivFetcher:
     async def search(self, request: SearchRequest) -> SearchResult:
         """Up to ``request.max_results`` papers for free text, best first, from the source
         (the index needs the request's ``query_vector``)."""
-        started = time.perf_counter()
-        result = await self.sources.search(request)
-        self.metrics.search(
-            len(result.papers),
-            time.perf_counter() - started,
-            cache_hit=result.cache_hit,
-            requests=result.requests,
-            retries=result.retries,
-            gate_wait_s=result.gate_wait_s,
-        )
+        with self.metrics.call() as call:
+            result = await self.sources.search(request)
+            call.items = len(result.papers)
+        self.metrics.searched(cache_hit=result.cache_hit)
         return result
 
     async def info(self) -> SearchInfo:

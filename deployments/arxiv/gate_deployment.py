@@ -18,6 +18,7 @@ from ray.experimental import internal_kv
 
 from deployments.arxiv.gate import IntervalGate
 from deployments.common.logs import arm_logger, log_event
+from deployments.common.metrics import GateMetrics
 from models.settings import GateSettings
 
 _KV_NAMESPACE = "research-arm"
@@ -53,6 +54,7 @@ class ArxivGate:
         self.configured = self.settings = settings  # tuning starts from the configured values
         hold_off = ClusterHoldOff(serve.get_replica_context().app_name)
         self.gate = IntervalGate(settings.tuning.min_interval_s, hold_off=hold_off)
+        self.metrics = GateMetrics()
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """``min_interval_s``: seconds between two arXiv requests, never under
@@ -77,7 +79,11 @@ class ArxivGate:
     async def acquire(self, ticket: str | None = None) -> tuple[int, float]:
         """Wait for a turn: (permit token, seconds waited). ``ticket`` names it for
         ``abandon``."""
-        return await self.gate.acquire(ticket)
+        self.metrics.queue(self.gate.waiting + 1)  # this one joins the queue
+        try:
+            return await self.gate.acquire(ticket)
+        finally:
+            self.metrics.queue(self.gate.waiting)
 
     async def abandon(self, ticket: str) -> None:
         """The search that asked under ``ticket`` was cancelled: end its turn, now or when it

@@ -9,13 +9,21 @@ arm exports is defined here; README.md ("Watching each stage") lists them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+import asyncio
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:
     from ray.serve import metrics as serve_metrics
 
 LATENCY_MS_BOUNDARIES = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
+
+# The ``outcome`` of one stage call: answered, raised, or cancelled by its caller (the Ingress
+# gives each call a share of the request's deadline and cancels it when the share runs out).
+CallOutcome = Literal["ok", "failed", "timed_out"]
 
 
 def counter(name: str, description: str, tag_keys: tuple[str, ...] = ()) -> serve_metrics.Counter:
@@ -42,12 +50,21 @@ def histogram(
 
 
 def summaries_counter() -> serve_metrics.Counter:
-    """Summaries by outcome: made, failed, flagged, shared (Summarizer) and reused (Ingress)."""
+    """Summaries by outcome: ok, failed, unfaithful (an ok one with a faithfulness warning),
+    shared (Summarizer) and reused (Ingress)."""
     return counter("arm_summaries_total", "Summaries by outcome.", ("outcome",))
 
 
+@dataclass
+class CallRecord:
+    """What a call tells ``StageMetrics.call`` before it ends: the items it handled."""
+
+    items: int = 0
+
+
 class StageMetrics:
-    """Items processed and latency of one stage: the figures every stage reports alike."""
+    """Calls by outcome, items processed and latency of one stage: the figures every stage
+    reports alike."""
 
     def __init__(self, stage: str) -> None:
         self.stage = stage
@@ -56,7 +73,11 @@ class StageMetrics:
             "Items a stage processed (texts, papers, summaries).",
             ("stage",),
         )
-        self.calls = counter("arm_stage_calls_total", "Calls a stage served.", ("stage",))
+        self.calls = counter(
+            "arm_stage_calls_total",
+            "Calls a stage served, by outcome: ok, failed, timed_out (cancelled by its caller).",
+            ("stage", "outcome"),
+        )
         self.latency = histogram(
             "arm_stage_latency_ms",
             "Wall time of one stage call, in ms.",
@@ -67,49 +88,81 @@ class StageMetrics:
         self.calls.set_default_tags({"stage": stage})
         self.latency.set_default_tags({"stage": stage})
 
-    def record(self, items: int, seconds: float) -> None:
-        """One call that handled ``items`` items in ``seconds``."""
-        self.calls.inc()
+    def record(self, items: int, seconds: float, outcome: CallOutcome = "ok") -> None:
+        """One call that handled ``items`` items in ``seconds``, ending in ``outcome``."""
+        self.calls.inc(1, tags={"outcome": outcome})
         if items:
             self.items.inc(items)
         self.latency.observe(seconds * 1000.0)
 
+    @contextmanager
+    def call(self) -> Iterator[CallRecord]:
+        """Count the call run inside: ok when it returns (its ``items`` as set on the record),
+        failed when it raises, timed_out when its caller cancels it."""
+        record = CallRecord()
+        started = time.perf_counter()
+        outcome: CallOutcome = "failed"
+        try:
+            yield record
+            outcome = "ok"
+        except asyncio.CancelledError:
+            outcome = "timed_out"
+            raise
+        finally:
+            self.record(
+                record.items if outcome == "ok" else 0, time.perf_counter() - started, outcome
+            )
+
 
 class FetcherMetrics(StageMetrics):
-    """The ArxivFetcher's: searches, and what each cost at arXiv."""
+    """The ArxivFetcher's: searches, and every request to arXiv with its outcome (the client
+    reports each as it ends, failures included: ``ArxivObserver``)."""
 
     def __init__(self) -> None:
         super().__init__("arxiv")
-        self.requests = counter("arm_arxiv_requests_total", "HTTP requests sent to arXiv.")
+        self.requests = counter(
+            "arm_arxiv_requests_total",
+            "HTTP requests sent to arXiv, by outcome: ok, bad_request (arXiv's 400), throttled,"
+            " server_error, timeout, connection, unreadable, other.",
+            ("outcome",),
+        )
+        self.throttles = counter(
+            "arm_arxiv_throttles_total",
+            "arXiv's refusals for rate, by kind: 429, 406, 503, rate_exceeded (HTTP 200).",
+            ("kind",),
+        )
         self.cache_hits = counter("arm_arxiv_cache_hits_total", "Searches served from cache.")
         self.retries = counter("arm_arxiv_retries_total", "arXiv requests retried.")
         self.gate_wait = histogram(
             "arm_arxiv_gate_wait_ms",
-            "Time a search waited for the application's arXiv gate, in ms.",
+            "Time an arXiv request waited for the application's arXiv gate, in ms.",
             LATENCY_MS_BOUNDARIES,
         )
 
-    def search(
-        self,
-        papers: int,
-        seconds: float,
-        *,
-        cache_hit: bool,
-        requests: int,
-        retries: int,
-        gate_wait_s: float,
-    ) -> None:
-        """One search: ``papers`` found in ``seconds``."""
-        self.record(papers, seconds)
+    def searched(self, *, cache_hit: bool) -> None:
+        """One search answered (``call`` counts it)."""
         if cache_hit:
             self.cache_hits.inc()
-            return
-        if not requests:  # answered by the local index alone: arXiv was not asked
-            return
-        self.requests.inc(requests)
+
+    # ArxivObserver: called by the arXiv client as each request ends.
+    def request(self, outcome: str, throttle: str | None, gate_wait_s: float) -> None:
+        self.requests.inc(1, tags={"outcome": outcome})
+        if throttle is not None:
+            self.throttles.inc(1, tags={"kind": throttle})
         self.gate_wait.observe(gate_wait_s * 1000.0)
-        if retries:
-            self.retries.inc(retries)
+
+    def retry(self) -> None:
+        self.retries.inc()
+
+
+class GateMetrics:
+    """The ArxivGate's: searches waiting for a turn."""
+
+    def __init__(self) -> None:
+        self.waiting = gauge("arm_arxiv_gate_waiting", "arXiv requests waiting for a turn.")
+
+    def queue(self, waiting: int) -> None:
+        self.waiting.set(waiting)
 
 
 class EmbedderMetrics(StageMetrics):
@@ -133,14 +186,16 @@ class EmbedderMetrics(StageMetrics):
         )
 
     def encode_run(self, asked: int, encoded: int, seconds: float) -> None:
-        """One encode() run: ``asked`` texts, ``encoded`` of them new, in ``seconds``."""
+        """One encode() run: ``asked`` texts, ``encoded`` of them new, in ``seconds`` (the
+        calls it served are counted by ``call``)."""
         self.batch_sizes.observe(encoded)
         self.busy.inc(seconds)
         if asked > encoded:
             self.reused.inc(asked - encoded)
         if encoded and seconds > 0:
             self.texts_per_s.set(encoded / seconds)
-        self.record(encoded, seconds)
+        if encoded:
+            self.items.inc(encoded)
 
 
 class SummarizerMetrics(StageMetrics):
@@ -150,15 +205,15 @@ class SummarizerMetrics(StageMetrics):
         super().__init__("summarizer")
         self.outcomes = summaries_counter()
 
-    def summary(self, seconds: float, *, made: bool, shared: bool, flagged: bool) -> None:
-        """One call: a summary ``made`` (or failed), ``shared`` with another caller's."""
-        self.record(0 if shared else 1, seconds)
+    def summary(self, *, made: bool, shared: bool, unfaithful: bool) -> None:
+        """One summary: ``made`` (or failed), ``shared`` with another caller's, ``unfaithful``
+        (made, with a warning that it states what the abstract does not)."""
         if shared:
             self.outcomes.inc(1, tags={"outcome": "shared"})
             return
-        self.outcomes.inc(1, tags={"outcome": "made" if made else "failed"})
-        if made and flagged:
-            self.outcomes.inc(1, tags={"outcome": "flagged"})
+        self.outcomes.inc(1, tags={"outcome": "ok" if made else "failed"})
+        if made and unfaithful:
+            self.outcomes.inc(1, tags={"outcome": "unfaithful"})
 
 
 class MemoryMetrics(StageMetrics):
@@ -168,8 +223,7 @@ class MemoryMetrics(StageMetrics):
         super().__init__("memory")
         self.ops = counter("arm_memory_operations_total", "Memory operations by kind.", ("op",))
 
-    def operation(self, op: str, items: int, seconds: float) -> None:
-        self.record(items, seconds)
+    def operation(self, op: str) -> None:
         self.ops.inc(1, tags={"op": op})
 
     def hits(self, papers: int) -> None:
@@ -179,13 +233,15 @@ class MemoryMetrics(StageMetrics):
 
 
 class IngressMetrics(StageMetrics):
-    """The Ingress's: HTTP answers by route and status, summaries reused from memory."""
+    """The Ingress's: HTTP answers by route, status and outcome, summaries reused from memory."""
 
     def __init__(self) -> None:
         super().__init__("ingress")
         self.summaries = summaries_counter()
         self.requests = counter(
-            "arm_requests_total", "HTTP requests by route and status.", ("route", "status")
+            "arm_requests_total",
+            "HTTP answers by route, status and outcome (docs/operations.md lists the outcomes).",
+            ("route", "status", "outcome"),
         )
 
     def reused(self, summaries: int) -> None:
@@ -193,5 +249,20 @@ class IngressMetrics(StageMetrics):
         if summaries:
             self.summaries.inc(summaries, tags={"outcome": "reused"})
 
-    def answered(self, route: str, status: int) -> None:
-        self.requests.inc(1, tags={"route": route, "status": str(status)})
+    def answered(self, route: str, status: int, outcome: str) -> None:
+        self.requests.inc(1, tags={"route": route, "status": str(status), "outcome": outcome})
+
+
+class OutboxMetrics:
+    """The Ingress replica's memory outbox (the file its replicas on one machine share)."""
+
+    def __init__(self) -> None:
+        self.entries = gauge("arm_outbox_entries", "Memory writes waiting in the outbox.")
+        self.oldest_age = gauge(
+            "arm_outbox_oldest_age_seconds", "Age of the oldest write waiting in the outbox, s."
+        )
+
+    def report(self, entries: int, oldest_age_s: float) -> None:
+        """The outbox now: ``entries`` waiting, the oldest ``oldest_age_s`` (s) old (0: none)."""
+        self.entries.set(entries)
+        self.oldest_age.set(oldest_age_s)

@@ -81,7 +81,8 @@ class Embedder:
         """Unit vectors for ``texts``, shape (len(texts), dimension)."""
         if not texts:
             return np.zeros((0, self.core.dimension), dtype=np.float32)
-        return await self.embed_batch(texts)
+        with self.metrics.call():  # texts are counted per encode run (``_on_run``)
+            return await self.embed_batch(texts)
 
     def info(self) -> EmbedderInfo:
         """The model, and what this replica has encoded and reused so far."""

@@ -14,6 +14,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from deployments.common.lifetime import on_shutdown
+from deployments.common.metrics import OutboxMetrics
 from deployments.ingress.flow import handles
 from deployments.ingress.http.app import app
 from deployments.ingress.http.health import StageStates
@@ -37,7 +38,8 @@ class Ingress:
         states = StageStates.of_this_application(settings.arm_id)
         serve_replica(settings, self.pipeline, states)  # what the routes and middleware read
         # Writes memory did not take wait in the outbox; this hands them over until they land.
-        self._drainer = asyncio.create_task(self.pipeline.drain_outbox())
+        outbox_metrics = OutboxMetrics()
+        self._drainer = asyncio.create_task(self.pipeline.drain_outbox(outbox_metrics.report))
         # What serves each stage, for provenance: learned once, off the request path.
         self._models = asyncio.create_task(self.pipeline.stage_info.learn_models())
 

@@ -53,10 +53,11 @@ class MemoryWriter:
         )
 
     async def _run(self, op: str, items: int, fn: Callable[..., T], *args: Any) -> T:
-        started = time.perf_counter()
-        result = await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        with self.metrics.call() as call:
+            result = await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+            call.items = items
         self._last_done = time.monotonic()
-        self.metrics.operation(op, items, time.perf_counter() - started)
+        self.metrics.operation(op)
         return result
 
     async def lookup(self, arxiv_ids: list[str]) -> dict[str, StoredPaper]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import numpy as np
@@ -67,19 +66,17 @@ class Summarizer:
 
     async def summarize(self, title: str, abstract: str) -> SummaryOutcome:
         """A TLDR of one paper; a failure is an outcome with a warning, never an exception."""
-        started = time.perf_counter()
-        outcome, shared = await self.shared.get(
-            SharedSummaries.key(title, abstract),
-            lambda: summarize_checked(
-                self.backend, title, abstract, self.settings.tuning.timeout_s
-            ),
-        )
-        self.metrics.summary(
-            time.perf_counter() - started,
-            made=bool(outcome.summary),
-            shared=shared,
-            flagged=bool(outcome.warnings),
-        )
+        with self.metrics.call() as call:
+            outcome, shared = await self.shared.get(
+                SharedSummaries.key(title, abstract),
+                lambda: summarize_checked(
+                    self.backend, title, abstract, self.settings.tuning.timeout_s
+                ),
+            )
+            call.items = 0 if shared else 1
+        made = bool(outcome.summary)
+        unfaithful = made and any(w.code == "summary_unfaithful" for w in outcome.warnings)
+        self.metrics.summary(made=made, shared=shared, unfaithful=unfaithful)
         return outcome
 
     def info(self) -> SummarizerInfo:

@@ -21,7 +21,6 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from arm_client.models import ArmWarning
 from deployments.common.logs import arm_logger, log_event
 from models.contracts import NewMemory
-from models.errors import unwrap
 from models.paper import Paper
 
 logger = arm_logger(__name__)
@@ -177,6 +174,14 @@ class MemoryOutbox:
         query = "SELECT COUNT(*) FROM outbox WHERE next_try < ?"
         return int(self._db.execute(query, (NEVER,)).fetchone()[0])
 
+    def depth(self, now: float | None = None) -> tuple[int, float]:
+        """(writes waiting, age of the oldest in s; 0 when none): what an operator watches."""
+        now = time.time() if now is None else now
+        count, oldest = self._db.execute(
+            "SELECT COUNT(*), MIN(created) FROM outbox WHERE next_try < ?", (NEVER,)
+        ).fetchone()
+        return int(count), (max(0.0, now - float(oldest)) if oldest is not None else 0.0)
+
     def set_aside(self) -> list[tuple[str, float, str]]:
         """Entries no drainer will hand over again (unreadable): (id, created as Unix time in
         s, why), oldest first. They stay in the file for a person to look at, and do not count
@@ -249,90 +254,3 @@ async def drain_forever(
         if landed:
             log_event(logger, logging.INFO, "memory.outbox.landed", writes=landed)
         await asyncio.sleep(0 if landed else idle_s)
-
-
-class DurableWrites:
-    """Memory writes that are not lost: each goes to ``write`` (the MemoryWriter) within
-    ``timeout_s``; one that fails or times out is kept in ``outbox`` (None: dropped, with a
-    warning) and handed over again by ``drain_forever`` until it lands."""
-
-    def __init__(
-        self,
-        write: Callable[[list[NewMemory], str | None], Awaitable[object]],
-        outbox: MemoryOutbox | None,
-        timeout_s: float = 10.0,
-    ) -> None:
-        self.write = write
-        self.outbox = outbox
-        self.timeout_s = timeout_s
-        # SQLite blocks: its calls run on this one thread, never on the event loop.
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
-
-    async def _offload(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
-
-    async def store(
-        self, items: list[NewMemory], query: str | None
-    ) -> tuple[int, ArmWarning | None]:
-        """Write now or keep for later: (papers kept for later, a warning for the caller)."""
-        if not items:
-            return 0, None
-        try:
-            await asyncio.wait_for(self.write(items, query), self.timeout_s)
-            return 0, None
-        except Exception as exc:
-            why = str(unwrap(exc)) or f"no answer within {self.timeout_s:g} s"
-        lost = f"memory write failed, results not remembered: {why}"
-        arxiv_ids = ",".join(item.paper.arxiv_id for item in items)
-        if self.outbox is None:
-            log_event(
-                logger,
-                logging.ERROR,
-                "memory.write.lost",
-                papers=len(items),
-                arxiv_ids=arxiv_ids,
-                reason=why,
-            )
-            return 0, ArmWarning(code="memory_write_lost", stage="memory", message=lost)
-        try:
-            await self._offload(self.outbox.add, items, query)
-        except Exception as full:  # OutboxFull, or its disk
-            log_event(
-                logger,
-                logging.ERROR,
-                "memory.write.lost",
-                papers=len(items),
-                arxiv_ids=arxiv_ids,
-                reason=why,
-                outbox=str(full),
-            )
-            message = f"{lost}; outbox: {full}"
-            return 0, ArmWarning(code="memory_write_lost", stage="memory", message=message)
-        log_event(
-            logger,
-            logging.WARNING,
-            "memory.write.deferred",
-            papers=len(items),
-            arxiv_ids=arxiv_ids,
-            reason=why,
-        )
-        pending = (
-            f"memory write pending: the store did not take it ({why}); it is kept and "
-            "written as soon as the store answers"
-        )
-        return len(items), ArmWarning(code="memory_write_pending", stage="memory", message=pending)
-
-    async def drain_forever(self) -> None:
-        """The outbox's entries handed over until they land (cancel to stop)."""
-        outbox = self.outbox
-        if outbox is not None:
-            await drain_forever(
-                lambda: drain_once(
-                    outbox, self.write, timeout_s=self.timeout_s, offload=self._offload
-                )
-            )
-
-    def close(self) -> None:
-        if self.outbox is not None:
-            self._pool.submit(self.outbox.close).result(timeout=10)
-        self._pool.shutdown(wait=False)

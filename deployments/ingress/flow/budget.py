@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
-from models.errors import Overloaded, StageError
+from models.errors import DeadlineExpired, StageError
 
 T = TypeVar("T")
 
@@ -60,14 +60,15 @@ class RequestBudget:
         return self.deadline_s * STAGE_SHARES[step]
 
     async def within_deadline(self, work: Awaitable[T]) -> T:
-        """``work``'s result, or ``Overloaded`` (a 503 with Retry-After) at the deadline."""
+        """``work``'s result, or ``DeadlineExpired`` (a 503 ``overloaded`` with Retry-After) at the
+        deadline."""
         try:
             async with asyncio.timeout(self.deadline_s) as deadline:
                 return await work
         except TimeoutError:
             if not deadline.expired():  # a timeout of the work's own, not the deadline
                 raise
-            raise Overloaded(
+            raise DeadlineExpired(
                 f"no answer within {self.deadline_s:g} s: the arm is busy or a stage is slow",
                 retry_after_s=min(30.0, self.deadline_s / 2),
             ) from None

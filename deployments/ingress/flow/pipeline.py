@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from arm_client.models import ArmWarning, PaperRecord
 from deployments.common.caches import LRUCache
-from deployments.ingress.durable.outbox import DurableWrites, MemoryOutbox
+from deployments.ingress.durable.outbox import MemoryOutbox
+from deployments.ingress.durable.writes import DurableWrites
 from deployments.ingress.flow.budget import RequestBudget, StageTimeout, abandon
 from deployments.ingress.flow.idempotency import IdempotentRuns
 from deployments.ingress.flow.stage_info import StageInfo
@@ -91,9 +93,10 @@ class ResearchPipeline:
         # The configured source is the arXiv API (ARXIV_SOURCE=api): configuration, not a call.
         self.search_needs_no_vector = search_needs_no_vector
 
-    async def drain_outbox(self) -> None:
-        """Hand the outbox's writes to memory until they land, for ever (cancel to stop)."""
-        await self.writes.drain_forever()
+    async def drain_outbox(self, report: Callable[[int, float], None] | None = None) -> None:
+        """Hand the outbox's writes to memory until they land, for ever (cancel to stop);
+        ``report`` is told the outbox's depth (writes, oldest's age in s) after each round."""
+        await self.writes.drain_forever(report)
 
     def close(self) -> None:
         """Release the outbox's file (its entries stay for the next replica)."""

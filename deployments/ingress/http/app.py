@@ -22,7 +22,7 @@ from deployments.common.metrics import IngressMetrics
 from deployments.ingress.http.admission import Admission, work_route
 from deployments.ingress.http.auth import BearerAuth
 from deployments.ingress.http.docs import router as docs_router
-from deployments.ingress.http.errors import install_error_handlers, send_error
+from deployments.ingress.http.errors import install_error_handlers, outcome_of, send_error
 from deployments.ingress.http.limits import BODY_TIMEOUT_S, MAX_BODY_BYTES, MAX_URL_BYTES
 from deployments.ingress.http.routes import ROUTERS
 from deployments.ingress.http.tracing import TraceContext
@@ -116,7 +116,8 @@ class CountAnswers:
 
         async def count(message: Message) -> None:
             if message["type"] == "http.response.start":
-                scope["app"].state.metrics.answered(route, message["status"])
+                status = message["status"]
+                scope["app"].state.metrics.answered(route, status, outcome_of(scope, status))
             await send(message)
 
         await self.app(scope, receive, count)

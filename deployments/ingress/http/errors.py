@@ -26,6 +26,7 @@ from models.errors import (
     ArmError,
     ArxivQueryError,
     ArxivUnavailable,
+    DeadlineExpired,
     Forbidden,
     Overloaded,
     StageError,
@@ -45,9 +46,35 @@ HTTP_KINDS: dict[int, ErrorKind] = {
     413: "payload_too_large",
     414: "uri_too_long",
 }
+# Each answer's ``outcome`` label in ``arm_requests_total``: the error kinds folded into the
+# few an operator alerts on (docs/operations.md). A 2xx is "ok"; a deadline passed "timeout".
+OUTCOMES: dict[ErrorKind, str] = {
+    "bad_request": "bad_request",
+    "validation_error": "bad_request",
+    "method_not_allowed": "bad_request",
+    "payload_too_large": "bad_request",
+    "uri_too_long": "bad_request",
+    "unauthorized": "unauthorized",
+    "forbidden": "unauthorized",
+    "not_found": "not_found",
+    "overloaded": "overloaded",
+    "timeout": "timeout",
+    "arxiv_unavailable": "arxiv_unavailable",
+    "stage_unavailable": "stage_unavailable",
+    "internal_error": "internal_error",
+}
 # When to come back after a refusal that clears by itself (a replica restarts in ~10 s).
 RETRY_AFTER_S = 5
 FIELD_CHARS = 64  # a field name is echoed at most this long (unknown ones are the caller's)
+
+
+def outcome_of(scope: Scope, status: int) -> str:
+    """The ``outcome`` of an answered request: what ``error_response`` recorded, else by its
+    status (a 2xx or 3xx is "ok")."""
+    recorded = scope.get("state", {}).get("outcome")
+    if recorded is not None:
+        return str(recorded)
+    return "ok" if status < 400 else OUTCOMES[http_kind(status)]
 
 
 def request_id(request: Request) -> str:
@@ -63,13 +90,15 @@ def request_id(request: Request) -> str:
 
 def _body(
     status: int,
-    kind: str,
+    kind: ErrorKind,
     message: str,
     request: Request,
     headers: dict[str, str] | None = None,
     detail: list[FieldError] | None = None,
 ) -> JSONResponse:
     rid = request_id(request)
+    if getattr(request.state, "outcome", None) is None:  # a deadline's "timeout" stays
+        request.state.outcome = OUTCOMES[kind]
     body = ErrorBody(error=kind, message=message, request_id=rid, detail=detail)
     # ``detail`` only where there is one (a 422): no other answer gains a null field.
     answer = body.model_dump(exclude={"detail"} if detail is None else None)
@@ -154,6 +183,8 @@ def error_response(request: Request, exc: BaseException) -> JSONResponse:
     if isinstance(cause, ArxivQueryError):
         return _body(400, "bad_request", cause.message, request)
     if isinstance(cause, (ArxivUnavailable, Overloaded)):
+        if isinstance(cause, DeadlineExpired):
+            request.state.outcome = "timeout"
         kind = "overloaded" if isinstance(cause, Overloaded) else "arxiv_unavailable"
         retry = str(max(1, math.ceil(cause.retry_after_s)))
         return _body(503, kind, cause.message, request, {"Retry-After": retry})

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from deployments.arxiv.client import ArxivClient, parse_retry_after
+from deployments.arxiv.attempts import parse_retry_after
+from deployments.arxiv.client import ArxivClient
 from deployments.arxiv.gate import IntervalGate
 from deployments.common.caches import LRUCache
 from models.contracts import SearchRequest
@@ -412,3 +413,53 @@ async def test_a_throttle_that_lasts_is_a_503_with_its_status(clock: FakeClock) 
     with pytest.raises(ArxivUnavailable, match="Rate exceeded") as caught:
         await make_client(clock, transport, num_retries=3).search(SearchRequest("neutrino"))
     assert len(seen) == 4 and caught.value.attempts == 4
+
+
+class Observed:
+    """An ``ArxivObserver`` that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str | None]] = []
+        self.retries = 0
+
+    def request(self, outcome: str, throttle: str | None, gate_wait_s: float) -> None:
+        assert gate_wait_s >= 0
+        self.requests.append((outcome, throttle))
+
+    def retry(self) -> None:
+        self.retries += 1
+
+
+async def test_every_request_is_reported_with_its_outcome_failures_included(
+    clock: FakeClock,
+) -> None:
+    transport, _ = scripted(
+        httpx.Response(429, headers={"Retry-After": "1"}),
+        httpx.Response(406, content=b"Rate exceeded."),
+        httpx.Response(200, content=b"Rate exceeded.\n"),
+        httpx.Response(503),
+    )
+    observed = Observed()
+    client = make_client(clock, transport, num_retries=3, observer=observed, fallback=False)
+    with pytest.raises(ArxivUnavailable):
+        await client.search(SearchRequest("neutrino oscillations", max_results=4))
+    assert observed.requests == [
+        ("throttled", "429"),
+        ("throttled", "406"),
+        ("throttled", "rate_exceeded"),
+        ("server_error", None),
+    ]
+    assert observed.retries == 3
+
+    transport, _ = scripted(httpx.ConnectError("refused"), httpx.Response(200, content=GOOD))
+    observed = Observed()
+    client = make_client(clock, transport, observer=observed, fallback=False)
+    await client.search(SearchRequest("neutrino oscillations", max_results=4))
+    assert observed.requests == [("connection", None), ("ok", None)] and observed.retries == 1
+
+    transport, _ = scripted(httpx.Response(400, content=ERROR))
+    observed = Observed()
+    client = make_client(clock, transport, observer=observed, fallback=False)
+    with pytest.raises(ArxivQueryError):
+        await client.search(SearchRequest("neutrino oscillations", max_results=4))
+    assert observed.requests == [("bad_request", None)] and observed.retries == 0

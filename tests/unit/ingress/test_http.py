@@ -18,7 +18,13 @@ from pydantic import BaseModel, Field
 from deployments.ingress.http.app import make_app
 from deployments.ingress.http.auth import require_bearer
 from deployments.ingress.http.health import DeploymentView, StageStates, health_report, stage_health
-from models.errors import ArxivQueryError, ArxivUnavailable, Overloaded, StageError
+from models.errors import (
+    ArxivQueryError,
+    ArxivUnavailable,
+    DeadlineExpired,
+    Overloaded,
+    StageError,
+)
 from tests.unit.ingress.in_process import ingress_client
 
 
@@ -32,6 +38,10 @@ class RayTaskErrorLike(Exception):
 
 class Body(BaseModel):
     n: int = Field(ge=1, le=5)
+
+
+class Numbered(BaseModel):
+    n: int = Field(ge=1, le=99)
 
 
 def app_raising(exc: BaseException | None = None) -> FastAPI:
@@ -125,31 +135,47 @@ def test_bearer_auth_when_a_key_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     assert call(None, headers={"Authorization": "Bearer k-123"}).status_code == 200
 
 
-def test_every_answer_of_a_work_route_is_counted_by_status(
+def test_every_answer_of_a_work_route_is_counted_by_status_and_outcome(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    answers: list[tuple[str, int]] = []
+    answers: list[tuple[str, int, str]] = []
 
     class Metrics:
-        def answered(self, route: str, status: int) -> None:
-            answers.append((route, status))
+        def answered(self, route: str, status: int, outcome: str) -> None:
+            answers.append((route, status, outcome))
 
     monkeypatch.setattr("deployments.ingress.http.app.IngressMetrics", Metrics)
     app = make_app()
+    failures: dict[int, Exception] = {
+        5: RuntimeError("a bug"),
+        6: DeadlineExpired("no answer within 60 s", 30.0),
+        7: Overloaded("at capacity"),
+        8: ArxivUnavailable("arXiv unavailable after 4 request(s): HTTP 503", 30.0),
+        9: StageError("the embedder stage failed", "embedder"),
+        10: ArxivQueryError("arXiv: malformed query"),
+    }
 
     @app.post("/execute")
-    async def execute(body: Body) -> dict[str, int]:
-        if body.n == 5:
-            raise RuntimeError("a bug")
+    async def execute(body: Numbered) -> dict[str, int]:
+        if body.n in failures:
+            raise failures[body.n]
         return {"n": body.n}
 
     # Serve mounts the app under the application's route prefix.
-    with TestClient(app, root_path="/arm") as client:
-        assert client.post("/execute", json={"n": 1}).status_code == 200
-        assert client.post("/execute", json={"n": 0}).status_code == 422
-        assert client.post("/execute", json={"n": 5}).status_code == 500
+    with TestClient(app, root_path="/arm", raise_server_exceptions=False) as client:
+        for n in (1, 0, *failures):
+            client.post("/execute", json={"n": n})
         assert client.get("/nowhere").status_code == 404  # not a work route: not counted
-    assert answers == [("/execute", 200), ("/execute", 422), ("/execute", 500)]
+    assert answers == [
+        ("/execute", 200, "ok"),
+        ("/execute", 422, "bad_request"),
+        ("/execute", 500, "internal_error"),
+        ("/execute", 503, "timeout"),  # answered as overloaded, counted as a deadline passed
+        ("/execute", 503, "overloaded"),
+        ("/execute", 503, "arxiv_unavailable"),
+        ("/execute", 503, "stage_unavailable"),
+        ("/execute", 400, "bad_request"),
+    ]
 
 
 def test_the_real_routes_answer_in_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

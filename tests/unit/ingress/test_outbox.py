@@ -20,11 +20,11 @@ import pytest
 from deployments.ingress.durable.outbox import (
     LEASE_S,
     MAX_PAUSE_S,
-    DurableWrites,
     MemoryOutbox,
     OutboxFull,
     drain_once,
 )
+from deployments.ingress.durable.writes import DurableWrites
 from models.contracts import NewMemory
 from models.paper import Paper
 
@@ -270,3 +270,31 @@ def test_two_drainers_racing_land_every_write_once(tmp_path: Path) -> None:
         thread.join()
     assert sorted(landed) == [f"2401.{n:05d}" for n in range(40)]
     assert writer.pending() == 0
+
+
+def test_the_outbox_reports_its_depth_and_oldest_age(tmp_path: Path) -> None:
+    outbox = MemoryOutbox(tmp_path / "o.sqlite")
+    assert outbox.depth() == (0, 0.0)
+    outbox.add([item(1)], "a")
+    outbox.add([item(2)], "b")
+    entries, age = outbox.depth(now=time.time() + 30)
+    assert entries == 2 and 29 <= age <= 31
+    reports: list[tuple[int, float]] = []
+
+    async def store_away(items: list[NewMemory], query: str | None) -> int:
+        raise ConnectionError("store away")
+
+    async def one_round() -> None:
+        reported = asyncio.Event()
+
+        def report(entries: int, oldest_age_s: float) -> None:
+            reports.append((entries, oldest_age_s))
+            reported.set()
+
+        writes = DurableWrites(store_away, outbox)
+        drainer = asyncio.create_task(writes.drain_forever(report))
+        await asyncio.wait_for(reported.wait(), 10)
+        drainer.cancel()
+
+    asyncio.run(one_round())
+    assert reports[0][0] == 2  # still waiting: the store is away
