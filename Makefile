@@ -89,8 +89,9 @@ lint: $(STAMP)
 	$(PY) -m k8s.generate --check
 
 # Prometheus on :9090 over the graph `make run` started (Debian/Ubuntu: apt-get install
-# prometheus): every Ray node through Ray's service-discovery file, and the per-stage recording
-# rules of monitoring/rules.yml. Its data stays in data/prometheus (2 days).
+# prometheus): every Ray node through Ray's service-discovery file, the per-stage recording
+# rules of monitoring/rules.yml and the alerts of monitoring/alerts.yml (its /alerts page).
+# Its data stays in data/prometheus (2 days).
 monitor:
 	@command -v prometheus >/dev/null || { echo "needs Prometheus: apt-get install prometheus"; exit 2; }
 	prometheus --config.file=monitoring/prometheus.yml --storage.tsdb.path=data/prometheus \

@@ -48,11 +48,23 @@ class ArxivFetcher:
             result = await self.sources.search(request)
             call.items = len(result.papers)
         self.metrics.searched(cache_hit=result.cache_hit)
+        await self._watch_index()
         return result
 
     async def info(self) -> SearchInfo:
         """The search source in use and what the local index holds."""
-        return await self.sources.info()
+        info = await self.sources.info()
+        self.metrics.index(info.index.newest if info.index else None)
+        return info
+
+    async def _watch_index(self) -> None:
+        """The index's newest date for the staleness alert (its stats are cached for a
+        minute: no query per search)."""
+        try:
+            stats = await self.sources.stats()
+        except Exception:  # the index away: the search said so already
+            return
+        self.metrics.index(stats.newest if stats else None)
 
     def check_health(self) -> None:
         # Local state only: arXiv must not see a request per health check.

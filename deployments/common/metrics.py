@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:
@@ -139,10 +140,21 @@ class FetcherMetrics(StageMetrics):
             LATENCY_MS_BOUNDARIES,
         )
 
+        self.index_newest = gauge(
+            "arm_index_newest_seconds",
+            "First-version date of the local index's newest paper, as Unix time (s).",
+        )
+
     def searched(self, *, cache_hit: bool) -> None:
         """One search answered (``call`` counts it)."""
         if cache_hit:
             self.cache_hits.inc()
+
+    def index(self, newest: date | None) -> None:
+        """What the local index holds now (``newest``: None without an index or records)."""
+        if newest is not None:
+            midnight = datetime.combine(newest, datetime.min.time(), tzinfo=UTC)
+            self.index_newest.set(midnight.timestamp())
 
     # ArxivObserver: called by the arXiv client as each request ends.
     def request(self, outcome: str, throttle: str | None, gate_wait_s: float) -> None:

@@ -14,6 +14,7 @@ from tests.graph.conftest import App
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 REPORT_WAIT_S = 90.0  # Ray exports a replica's metrics every few seconds; a loaded VM is slower
+EXPORT_PERIOD_S = 6.0  # longer than Ray's export period (5 s): two scrapes this far apart
 
 
 def _scrape() -> Samples:
@@ -46,17 +47,30 @@ def _value(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
 
 
-def _until(check: Callable[[Samples], bool]) -> Samples:
+def _settled() -> Samples:
+    """The samples once Ray has exported everything done so far: two scrapes an export period
+    apart that agree (an earlier test's last requests may still be on their way)."""
     deadline = time.monotonic() + REPORT_WAIT_S
     samples = _scrape()
-    while not check(samples) and time.monotonic() < deadline:
-        time.sleep(2)
-        samples = _scrape()
+    while time.monotonic() < deadline:
+        time.sleep(EXPORT_PERIOD_S)
+        again = _scrape()
+        if again == samples:
+            break
+        samples = again
     return samples
 
 
+def _until(check: Callable[[Samples], bool]) -> Samples:
+    """The settled samples, once ``check`` holds for them (or ``REPORT_WAIT_S`` has passed)."""
+    deadline = time.monotonic() + REPORT_WAIT_S
+    while not check(_scrape()) and time.monotonic() < deadline:
+        time.sleep(2)
+    return _settled()
+
+
 def test_an_arxiv_outage_shows_in_the_metrics_by_outcome(main_app: App) -> None:
-    before = _scrape()
+    before = _settled()
     main_app.arxiv.set_fault("429", count=-1, retry_after=1)
     try:
         refused = main_app.client.post("/execute", json={"query": "metrics under throttling"})

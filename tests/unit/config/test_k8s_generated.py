@@ -51,6 +51,7 @@ def test_manifests_match_the_generated_config() -> None:
 def test_check_catches_a_change_in_the_local_config(tmp_path: Path) -> None:
     shutil.copy(ROOT / generate.BASE, tmp_path / generate.BASE)
     shutil.copytree(ROOT / "k8s", tmp_path / "k8s", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "monitoring", tmp_path / "monitoring")
     assert generate.stale(tmp_path) == []
     base = tmp_path / generate.BASE
     base.write_text(base.read_text().replace("summary_max_words: 40", "summary_max_words: 30"))
@@ -64,6 +65,17 @@ def test_check_catches_a_change_in_the_local_config(tmp_path: Path) -> None:
         ours, theirs = (ROOT / manifest).read_text(), (tmp_path / manifest).read_text()
         assert ours.split(generate.END)[1] == theirs.split(generate.END)[1]
         assert ours.split(generate.BEGIN)[0] == theirs.split(generate.BEGIN)[0]
+
+
+def test_check_catches_an_alert_changed_without_its_prometheus_rule(tmp_path: Path) -> None:
+    shutil.copy(ROOT / generate.BASE, tmp_path / generate.BASE)
+    shutil.copytree(ROOT / "k8s", tmp_path / "k8s", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "monitoring", tmp_path / "monitoring")
+    alerts = tmp_path / generate.ALERT_RULES
+    alerts.write_text(alerts.read_text().replace("for: 5m", "for: 7m", 1))
+    assert generate.stale(tmp_path) == [generate.ALERTS]
+    assert generate.write(tmp_path) == [generate.ALERTS]
+    assert "for: 7m" in (tmp_path / generate.ALERTS).read_text()
 
 
 def test_merge_rules() -> None:

@@ -229,6 +229,12 @@ ARM_METRICS = {
     "ray_arm_stage_latency_ms",
     "ray_arm_arxiv_requests_total",
     "ray_arm_arxiv_gate_wait_ms",
+    "ray_arm_arxiv_retries_total",
+    "ray_arm_arxiv_throttles_total",
+    "ray_arm_requests_total",
+    "ray_arm_summaries_total",
+    "ray_arm_outbox_entries",
+    "ray_arm_outbox_oldest_age_seconds",
 }
 SERVE_METRICS = {
     "ray_serve_deployment_queued_queries",  # requests waiting at handles for a replica
