@@ -84,7 +84,7 @@ class Overloaded(ArmError):
 
 
 class DeadlineExpired(Overloaded):
-    """A request ran past its deadline (``REQUEST_TIMEOUT_S``): answered as ``Overloaded``,
+    """A request ran past its deadline (``REQUEST_DEADLINE_S``): answered as ``Overloaded``,
     counted apart (outcome ``timeout``)."""
 
 

@@ -14,9 +14,10 @@ from typing import Literal, Protocol
 # What became of one request: ``throttled`` is arXiv refusing for rate (429, 406, or HTTP 200
 # with "Rate exceeded."); ``unreadable`` a body that is no usable feed (over the size cap, not
 # Atom, an empty page that should not be); ``other`` an HTTP status arXiv does not use for
-# either.
+# either; ``cancelled`` one its caller gave up on before the answer.
 RequestOutcome = Literal[
     "ok",
+    "cancelled",
     "bad_request",
     "throttled",
     "server_error",

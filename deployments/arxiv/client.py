@@ -243,6 +243,9 @@ class ArxivClient:
             except ArxivUnavailable:
                 self.observer.request("other", None, gate_wait)
                 raise
+            except asyncio.CancelledError:  # its caller gave up (the Ingress's deadline)
+                self.observer.request("cancelled", None, gate_wait)
+                raise
             else:
                 self.observer.request("ok", None, gate_wait)
                 return page

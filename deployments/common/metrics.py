@@ -4,7 +4,7 @@ make them, and this module imports without Ray).
 Ray exports them on each node's metrics port with a ``ray_`` prefix and Serve's own tags
 (``deployment``, ``replica``, ``application``), so Prometheus and the Ray dashboard see
 ``ray_arm_stage_items_total{stage="embedder", deployment="Embedder", ...}``. Every metric the
-arm exports is defined here; README.md ("Watching each stage") lists them.
+arm exports is defined here; docs/operations.md ("Dashboard, logs and metrics") lists them.
 """
 
 from __future__ import annotations
@@ -124,12 +124,12 @@ class FetcherMetrics(StageMetrics):
         self.requests = counter(
             "arm_arxiv_requests_total",
             "HTTP requests sent to arXiv, by outcome: ok, bad_request (arXiv's 400), throttled,"
-            " server_error, timeout, connection, unreadable, other.",
+            " server_error, timeout, connection, unreadable, other, cancelled.",
             ("outcome",),
         )
         self.throttles = counter(
             "arm_arxiv_throttles_total",
-            "arXiv's refusals for rate, by kind: 429, 406, 503, rate_exceeded (HTTP 200).",
+            "arXiv's refusals for rate, by kind: 429, 406, rate_exceeded (HTTP 200).",
             ("kind",),
         )
         self.cache_hits = counter("arm_arxiv_cache_hits_total", "Searches served from cache.")

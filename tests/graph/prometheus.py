@@ -66,7 +66,9 @@ def prometheus(
 
 def query(url: str, expr: str) -> dict[str, float]:
     """Each series of an instant query by its labels, as ``{"label=value,...": value}``."""
-    body = httpx.get(f"{url}/api/v1/query", params={"query": expr}, timeout=10).json()
+    response = httpx.get(f"{url}/api/v1/query", params={"query": expr}, timeout=10)
+    response.raise_for_status()  # 503 while Prometheus starts: an httpx.HTTPError, as when down
+    body = response.json()
     return {
         ",".join(f"{k}={v}" for k, v in sorted(r["metric"].items()) if k != "__name__"): float(
             r["value"][1]

@@ -119,7 +119,8 @@ class ResearchPipeline:
 
     async def execute(self, req: ResearchRequest, request_id: str) -> ResearchResponse:
         """Find, rank, summarise and remember; only search and embedder errors fail it, and
-        a request still running at ``deadline_s`` ends with ``Overloaded``."""
+        a request still running at ``deadline_s`` ends with ``DeadlineExpired`` (a 503
+        ``overloaded``)."""
         return await self.budget.within_deadline(self._execute(Work(req, request_id)))
 
     async def _execute(self, work: Work) -> ResearchResponse:

@@ -47,7 +47,8 @@ HTTP_KINDS: dict[int, ErrorKind] = {
     414: "uri_too_long",
 }
 # Each answer's ``outcome`` label in ``arm_requests_total``: the error kinds folded into the
-# few an operator alerts on (docs/operations.md). A 2xx is "ok"; a deadline passed "timeout".
+# few an operator alerts on (docs/operations.md). A 2xx is "ok"; a deadline passed "timeout"
+# (answered as "overloaded": ``DeadlineExpired``).
 OUTCOMES: dict[ErrorKind, str] = {
     "bad_request": "bad_request",
     "validation_error": "bad_request",
@@ -58,7 +59,7 @@ OUTCOMES: dict[ErrorKind, str] = {
     "forbidden": "unauthorized",
     "not_found": "not_found",
     "overloaded": "overloaded",
-    "timeout": "timeout",
+    "timeout": "bad_request",  # a 408: the caller's body came too slowly
     "arxiv_unavailable": "arxiv_unavailable",
     "stage_unavailable": "stage_unavailable",
     "internal_error": "internal_error",

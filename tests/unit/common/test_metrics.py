@@ -12,26 +12,39 @@ from deployments.common import metrics
 
 
 class Recorded:
-    """Stands in for a Ray metric: keeps (value, tags) per update."""
+    """Stands in for a Ray metric: keeps (value, tags) per update, and refuses tags other than
+    its declared keys, or a key left unset, as Ray does."""
 
-    def __init__(self, name: str, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, name: str, description: str = "", tag_keys: tuple[str, ...] = (), **kw: Any
+    ) -> None:
         self.name = name
+        self.tag_keys = set(tag_keys)
         self.default: dict[str, str] = {}
         self.updates: list[tuple[float, dict[str, str]]] = []
 
     def set_default_tags(self, tags: dict[str, str]) -> None:
+        assert set(tags) <= self.tag_keys, (self.name, tags)
         self.default = tags
 
     def inc(self, value: float = 1.0, tags: dict[str, str] | None = None) -> None:
-        self.updates.append((value, {**self.default, **(tags or {})}))
+        tags = {**self.default, **(tags or {})}
+        assert set(tags) == self.tag_keys, (self.name, tags, self.tag_keys)
+        self.updates.append((value, tags))
 
     observe = set = inc
 
 
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> None:
-    for factory in ("counter", "gauge", "histogram"):
-        monkeypatch.setattr(metrics, factory, Recorded)
+    """``metrics``' factories make recorders, with the names and tag keys they were given."""
+    monkeypatch.setattr(metrics, "counter", Recorded)
+    monkeypatch.setattr(metrics, "gauge", Recorded)
+    monkeypatch.setattr(
+        metrics,
+        "histogram",
+        lambda name, description, boundaries, tag_keys=(): Recorded(name, description, tag_keys),
+    )
 
 
 async def _served(stage: metrics.StageMetrics, work: Any, items: int = 0) -> None:
@@ -63,6 +76,26 @@ async def test_each_call_is_counted_once_with_its_outcome() -> None:
     assert [value for value, _ in items.updates] == [3]  # only what a call that ended ok did
     latency: Any = stage.latency
     assert len(latency.updates) == 3
+
+
+@pytest.mark.usefixtures("recorded")
+def test_every_metric_is_updated_with_exactly_its_tag_keys() -> None:
+    fetcher = metrics.FetcherMetrics()
+    fetcher.request("throttled", "429", 0.5)
+    fetcher.request("ok", None, 0.0)
+    fetcher.retry()
+    fetcher.searched(cache_hit=True)
+    fetcher.record(3, 0.1, "failed")
+    ingress = metrics.IngressMetrics()
+    ingress.answered("/execute", 503, "timeout")
+    ingress.reused(2)
+    memory = metrics.MemoryMetrics()
+    memory.operation("upsert")
+    memory.hits(2)
+    embedder = metrics.EmbedderMetrics()
+    embedder.encode_run(4, 3, 0.2)
+    metrics.OutboxMetrics().report(2, 30.0)
+    metrics.GateMetrics().queue(1)
 
 
 @pytest.mark.usefixtures("recorded")

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.unit.config.test_k8s_hygiene import ARM_METRICS, SERVE_METRICS, _metric_names
 
 MONITORING = ROOT / "monitoring"
 
@@ -58,7 +59,11 @@ def test_each_alert_fires_on_its_series_after_its_for() -> None:
 
 def test_each_alert_names_its_runbook_section() -> None:
     operations = (ROOT / "docs" / "operations.md").read_text()
-    headings = {line.removeprefix("### ").strip().lower() for line in operations.splitlines()}
+    headings = {
+        line.removeprefix("### ").strip().lower()
+        for line in operations.splitlines()
+        if line.startswith("### ")
+    }
     wanted = {"ArmStageDown", "ArmErrorRatioHigh", "ArmLatencySLOBurn", "ArmOutboxNotDraining",
               "ArmArxivThrottled", "ArmIndexStale"}  # fmt: skip
     assert wanted <= {rule["alert"] for rule in _alerts()}
@@ -100,3 +105,12 @@ def test_grafana_shows_what_the_alerts_watch() -> None:
         "ray_arm_outbox_oldest_age_seconds",
     ):
         assert any(wanted in expr for expr in exprs.values()), wanted
+
+
+def test_the_alerts_ask_for_metrics_that_exist() -> None:
+    """Every series an alert reads is one the arm or Serve exports (a renamed metric would
+    leave an alert that can never fire)."""
+    for rule in _alerts():
+        # ray_io_cluster: KubeRay's cluster label (in `by` clauses), not a metric
+        unknown = _metric_names(rule["expr"]) - ARM_METRICS - SERVE_METRICS - {"ray_io_cluster"}
+        assert not unknown, f"{rule['alert']}: {unknown}"

@@ -235,12 +235,15 @@ ARM_METRICS = {
     "ray_arm_summaries_total",
     "ray_arm_outbox_entries",
     "ray_arm_outbox_oldest_age_seconds",
+    "ray_arm_arxiv_gate_waiting",
+    "ray_arm_index_newest_seconds",
 }
 SERVE_METRICS = {
     "ray_serve_deployment_queued_queries",  # requests waiting at handles for a replica
     "ray_serve_num_ongoing_requests_at_replicas",  # requests handed to replicas, not done
     "ray_serve_deployment_replica_healthy",  # healthy replicas
     "ray_serve_autoscaling_target_replicas",  # what the autoscaler is heading for
+    "ray_serve_deployment_status",  # a deployment's status, 1 DEPLOY_FAILED ... 6 HEALTHY
 }
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 PANELS = ("items/s", "latency", "queue", "replicas")

@@ -205,12 +205,14 @@ def test_a_lease_expires_after_its_drainer_dies(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite"
     _die_draining(path, added=3, claimed=2)
     survivor = MemoryOutbox(path)  # the dead process's lock went with it
-    now = time.time()
-    (free,) = survivor.claim(now=now)  # the one it never claimed
+    (free,) = survivor.claim()  # the one it never claimed
     assert free.query == "query 2"
     survivor.done(free.id)
-    assert survivor.claim(now=now + LEASE_S - 5) == []  # the other two: leased still
-    back = survivor.claim(now=now + LEASE_S + 1)
+    with sqlite3.connect(path) as db:  # when the dead drainer's lease ends
+        (lease_end,) = db.execute("SELECT MAX(next_try) FROM outbox").fetchone()
+    assert lease_end > time.time() + LEASE_S - 60
+    assert survivor.claim(now=lease_end - 1) == []  # the other two: leased still
+    back = survivor.claim(now=lease_end)
     assert sorted(e.query or "" for e in back) == ["query 0", "query 1"]
     assert all(e.attempts == 0 for e in back)  # a lost lease is not a failed attempt
 
@@ -293,8 +295,11 @@ def test_the_outbox_reports_its_depth_and_oldest_age(tmp_path: Path) -> None:
 
         writes = DurableWrites(store_away, outbox)
         drainer = asyncio.create_task(writes.drain_forever(report))
-        await asyncio.wait_for(reported.wait(), 10)
-        drainer.cancel()
+        try:
+            await asyncio.wait_for(reported.wait(), 10)
+        finally:
+            drainer.cancel()
+            writes.close()
 
     asyncio.run(one_round())
     assert reports[0][0] == 2  # still waiting: the store is away

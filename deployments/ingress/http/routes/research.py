@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -51,15 +50,15 @@ async def execute(
 ) -> JSONResponse:
     """Search arXiv, rank by meaning, summarise and remember the best papers."""
     require_style(body.citation_style)  # before any work: an unknown style is a 422
-    started = time.perf_counter()
-    if idempotency_key is None:
-        response, replayed = await flow.execute(body, request_id(request)), False
-    else:
-        response, replayed = await _run_once(flow, idempotency_key, body, request)
-    if not replayed:  # a replay did no work
-        metrics = request.app.state.metrics
-        metrics.record(len(response.papers), time.perf_counter() - started)
-        metrics.reused(response.provenance.cache.get("summaries_reused", 0))
+    metrics = request.app.state.metrics
+    with metrics.call() as call:  # failed and timed-out requests counted too, with their time
+        if idempotency_key is None:
+            response, replayed = await flow.execute(body, request_id(request)), False
+        else:
+            response, replayed = await _run_once(flow, idempotency_key, body, request)
+        if not replayed:  # a replay did no work
+            call.items = len(response.papers)
+            metrics.reused(response.provenance.cache.get("summaries_reused", 0))
     headers = {"Idempotency-Replayed": "true"} if replayed else None
     return JSONResponse(response.model_dump(mode="json"), headers=headers)
 
