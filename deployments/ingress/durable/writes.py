@@ -51,9 +51,15 @@ class DurableWrites:
             return 0, None
         except Exception as exc:
             why = str(unwrap(exc)) or f"no answer within {self.timeout_s:g} s"
-        lost = f"memory write failed, results not remembered: {why}"
         arxiv_ids = ",".join(item.paper.arxiv_id for item in items)
-        if self.outbox is None:
+        refused = "none configured"  # why the outbox did not keep it
+        if self.outbox is not None:
+            try:
+                await self._offload(self.outbox.add, items, query)
+                refused = ""
+            except Exception as full:  # OutboxFull, or its disk
+                refused = str(full) or type(full).__name__
+        if refused:
             log_event(
                 logger,
                 logging.ERROR,
@@ -61,21 +67,11 @@ class DurableWrites:
                 papers=len(items),
                 arxiv_ids=arxiv_ids,
                 reason=why,
+                outbox=refused,
             )
-            return 0, ArmWarning(code="memory_write_lost", stage="memory", message=lost)
-        try:
-            await self._offload(self.outbox.add, items, query)
-        except Exception as full:  # OutboxFull, or its disk
-            log_event(
-                logger,
-                logging.ERROR,
-                "memory.write.lost",
-                papers=len(items),
-                arxiv_ids=arxiv_ids,
-                reason=why,
-                outbox=str(full),
-            )
-            message = f"{lost}; outbox: {full}"
+            message = f"memory write failed, results not remembered: {why}"
+            if self.outbox is not None:
+                message += f"; outbox: {refused}"
             return 0, ArmWarning(code="memory_write_lost", stage="memory", message=message)
         log_event(
             logger,
