@@ -255,11 +255,22 @@ class IngressMetrics(StageMetrics):
             "HTTP answers by route, status and outcome (docs/operations.md lists the outcomes).",
             ("route", "status", "outcome"),
         )
+        self.execute_latency = histogram(
+            "arm_execute_latency_ms",
+            "Wall time of one answered /execute, in ms, by path: warm (no arXiv API request, no"
+            " text embedded, no summary made) or cold.",
+            LATENCY_MS_BOUNDARIES,
+            ("path",),
+        )
 
     def reused(self, summaries: int) -> None:
         """Summaries one request took from memory instead of making them."""
         if summaries:
             self.summaries.inc(summaries, tags={"outcome": "reused"})
+
+    def executed(self, seconds: float, *, warm: bool) -> None:
+        """One ``/execute`` answered in ``seconds``, ``warm`` (from what the arm holds) or not."""
+        self.execute_latency.observe(seconds * 1000.0, tags={"path": "warm" if warm else "cold"})
 
     def answered(self, route: str, status: int, outcome: str) -> None:
         self.requests.inc(1, tags={"route": route, "status": str(status), "outcome": outcome})

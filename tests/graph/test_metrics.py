@@ -34,7 +34,7 @@ def _scrape() -> Samples:
                 labels = frozenset(
                     (k, v)
                     for k, v in sample.labels.items()
-                    if k in {"outcome", "kind", "stage", "route", "status"}
+                    if k in {"outcome", "kind", "stage", "route", "status", "path"}
                 )
                 key = (sample.name, labels)
                 samples[key] = samples.get(key, 0.0) + sample.value
@@ -105,6 +105,7 @@ def test_an_arxiv_outage_shows_in_the_metrics_by_outcome(main_app: App) -> None:
     after_ok = _until(lambda s: grew("ray_arm_requests_total", s, outcome="ok") >= 1)
     assert grew("ray_arm_requests_total", after_ok, route="/execute", outcome="ok") == 1
     assert grew("ray_arm_stage_calls_total", after_ok, stage="embedder", outcome="ok") >= 1
+    assert grew("ray_arm_execute_latency_ms_count", after_ok, path="cold") == 1  # a new query
     summaries = [grew("ray_arm_summaries_total", after_ok, outcome=o) for o in ("ok", "reused")]
     assert sum(summaries) >= 1  # made now, or taken from memory (an earlier test's papers)
     # The gauges are there for an operator to watch: the outbox, the searches waiting at the gate.

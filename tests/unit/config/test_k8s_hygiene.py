@@ -236,6 +236,7 @@ ARM_METRICS = {
     "ray_arm_outbox_entries",
     "ray_arm_outbox_oldest_age_seconds",
     "ray_arm_arxiv_gate_waiting",
+    "ray_arm_execute_latency_ms",
     "ray_arm_index_newest_seconds",
 }
 SERVE_METRICS = {

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from deployments.ingress.http.app import make_app
 from deployments.ingress.http.auth import require_bearer
 from deployments.ingress.http.health import DeploymentView, StageStates, health_report, stage_health
+from deployments.ingress.http.routes.research import is_warm
 from models.errors import (
     ArxivQueryError,
     ArxivUnavailable,
@@ -25,6 +26,7 @@ from models.errors import (
     Overloaded,
     StageError,
 )
+from models.research import ResearchResponse
 from tests.unit.ingress.in_process import ingress_client
 
 
@@ -176,6 +178,35 @@ def test_every_answer_of_a_work_route_is_counted_by_status_and_outcome(
         ("/execute", 503, "stage_unavailable"),
         ("/execute", 400, "bad_request"),
     ]
+
+
+def test_only_an_answer_from_what_the_arm_holds_is_warm(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The latency SLO is on warm requests: no arXiv API request waited on, nothing embedded,
+    no summary made."""
+    with ingress_client(monkeypatch, tmp_path) as client:
+        answers = [client.post("/execute", json={"query": "graph neural networks"}) for _ in "ab"]
+    first, again = (ResearchResponse.model_validate(a.json()) for a in answers)
+    assert not is_warm(first)  # arXiv asked, texts embedded, summaries made
+    # Again: all from memory, but this stage fake has no search cache, so arXiv was asked.
+    assert again.provenance.cache["summaries_made"] == again.provenance.cache["embedded"] == 0
+    assert not is_warm(again)
+
+    def answered(search: str, **cache: int) -> ResearchResponse:
+        provenance = again.provenance.model_copy(
+            update={
+                "cache": {**again.provenance.cache, **cache},
+                "models": {**again.provenance.models, "search": search},
+            }
+        )
+        return again.model_copy(update={"provenance": provenance})
+
+    assert is_warm(answered("api", arxiv_cache_hit=1))  # the search's cache answered
+    assert is_warm(answered("index"))  # the local index alone
+    assert not is_warm(answered("hybrid"))  # may have waited on arXiv for the newest
+    assert not is_warm(answered("index", summaries_made=1))
+    assert not is_warm(answered("index", embedded=2))
 
 
 def test_the_real_routes_answer_in_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

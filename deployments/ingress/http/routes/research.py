@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -51,6 +52,7 @@ async def execute(
     """Search arXiv, rank by meaning, summarise and remember the best papers."""
     require_style(body.citation_style)  # before any work: an unknown style is a 422
     metrics = request.app.state.metrics
+    started = time.perf_counter()
     with metrics.call() as call:  # failed and timed-out requests counted too, with their time
         if idempotency_key is None:
             response, replayed = await flow.execute(body, request_id(request)), False
@@ -59,8 +61,21 @@ async def execute(
         if not replayed:  # a replay did no work
             call.items = len(response.papers)
             metrics.reused(response.provenance.cache.get("summaries_reused", 0))
+            metrics.executed(time.perf_counter() - started, warm=is_warm(response))
     headers = {"Idempotency-Replayed": "true"} if replayed else None
     return JSONResponse(response.model_dump(mode="json"), headers=headers)
+
+
+def is_warm(response: ResearchResponse) -> bool:
+    """Whether the answer came from what the arm holds: no request to arXiv's API waited on (a
+    cached search, or the local index alone), no text embedded, no summary made."""
+    cache = response.provenance.cache
+    searched_locally = cache.get("arxiv_cache_hit", 0) == 1 or (
+        response.provenance.models.get("search") == "index"
+    )
+    return (
+        searched_locally and cache.get("embedded", 0) == 0 and cache.get("summaries_made", 0) == 0
+    )
 
 
 async def _run_once(
