@@ -90,7 +90,8 @@ lint: $(STAMP)
 
 # Prometheus on :9090 over the graph `make run` started (Debian/Ubuntu: apt-get install
 # prometheus): every Ray node through Ray's service-discovery file, the per-stage recording
-# rules of monitoring/rules.yml and the alerts of monitoring/alerts.yml (its /alerts page).
+# rules of monitoring/rules.yml and the alerts of monitoring/alerts.yml (its alerts page:
+# /alerts, or /classic/alerts in Debian's build).
 # Its data stays in data/prometheus (2 days).
 monitor:
 	@command -v prometheus >/dev/null || { echo "needs Prometheus: apt-get install prometheus"; exit 2; }
