@@ -432,32 +432,10 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(result))
 
 
-class _LegMemo:
-    """``query_batch_points`` of a Qdrant client, each distinct request batch answered once.
-
-    The legs (each one's top ``LEG_DEPTH`` hits) do not depend on ``dense_weight``; only the mix
-    in ``PaperIndex.rank`` does. Tuning therefore asks Qdrant once per query and ``rank`` mixes
-    the same legs for every weight: the figures are rank's own, at a sixth of the cost (embedded
-    Qdrant scores sparse vectors in Python, ~75 ms a query here).
-    """
-
-    def __init__(self, client: Any) -> None:
-        self._query_batch_points = client.query_batch_points
-        self._answers: dict[str, Any] = {}
-
-    def __call__(self, collection_name: str, requests: Sequence[Any], **kw: Any) -> Any:
-        key = hashlib.sha256(repr((collection_name, requests, kw)).encode()).hexdigest()
-        if key not in self._answers:
-            self._answers[key] = self._query_batch_points(collection_name, requests, **kw)
-        return self._answers[key]
-
-
 def tune(index: PaperIndex, queries: Sequence[Query], vectors: np.ndarray) -> dict[str, Any]:
     """Fused metrics on ``queries`` for each weight in ``TUNE_WEIGHTS`` (a line each on
     stderr); the best by MRR, then Recall@5. Leaves the index's weight as it found it."""
     original = index.dense_weight
-    client: Any = index.client
-    client.query_batch_points = _LegMemo(client)
     scored = []
     try:
         for weight in TUNE_WEIGHTS:
@@ -469,7 +447,6 @@ def tune(index: PaperIndex, queries: Sequence[Query], vectors: np.ndarray) -> di
             scored.append(line)
     finally:
         index.dense_weight = original
-        del client.query_batch_points  # the client's own method again
     return max(scored, key=lambda m: (m["mrr"], m["recall@5"]))
 
 

@@ -96,9 +96,18 @@ class SearchSources:
             return None
         async with self._stats_lock:
             now = self._clock()
-            if self._stats is None or now - self._stats[0] > STATS_TTL_S:
-                self._stats = (now, await self._on_index_thread(self.index.stats))
+            # A new shard published by an ingest is switched to at once; its stats differ
+            # (the generation), so cached answers of the old one are not served again.
+            due = self.index.switch_due()
+            if due or self._stats is None or now - self._stats[0] > STATS_TTL_S:
+                self._stats = (now, await self._on_index_thread(self._fresh_stats))
         return self._stats[1]
+
+    def _fresh_stats(self) -> IndexStats:
+        assert self.index is not None
+        if self.index.refresh():
+            log_event(logger, logging.INFO, "arxiv.index.switched", shard=self.index.generation)
+        return self.index.stats()
 
     async def effective_source(self) -> ArxivSource:
         """The source a search uses now: the configured one, or the automatic choice."""

@@ -1,23 +1,26 @@
-"""``PaperIndex``: the local arXiv index in Qdrant, searched by meaning and by words at once.
+"""``PaperIndex``: the local arXiv index, searched by meaning and by words at once.
 
 One point per paper (id: ``models.paper.point_id``, so a newer version replaces an older one in
-place), in a collection of its own (``arxiv_index``) with two named vectors: ``dense`` (the
-Embedder's unit vectors, cosine) and ``lexical`` (``LexicalEncoder``'s BM25 terms, a sparse
-vector with Qdrant's IDF modifier). Payload: the paper's metadata, ``published_day``
-(YYYYMMDD) and ``categories`` with payload indexes for the date and category filters, and the
-extractive summary when the ingest made one.
+place) with two named vectors: ``dense`` (the Embedder's unit vectors, cosine) and ``lexical``
+(``LexicalEncoder``'s BM25 terms, a sparse vector with Qdrant's IDF modifier). Payload: the
+paper's metadata, ``published_day`` (YYYYMMDD) and ``categories`` with payload indexes for the
+date and category filters, and the extractive summary when the ingest made one.
 
-Search runs both legs through Qdrant's Query API in one batch, each to ``LEG_DEPTH`` hits under
-the same filter, and mixes them (``fusion``): ``dense_weight`` x dense + (1 - ``dense_weight``)
-x lexical, each leg's scores min-max scaled over its own hits.
+Search runs both legs in one batch, each to ``LEG_DEPTH`` hits under the same filter, and mixes
+them (``fusion``): ``dense_weight`` x dense + (1 - ``dense_weight``) x lexical, each leg's
+scores min-max scaled over its own hits.
 
-Embedded mode (``path``) takes an exclusive lock on its folder, like memory's: one process may
-open it. On one machine the ArxivFetcher owns it while the graph runs, and ``make ingest`` runs
-while the graph is stopped; with ``url`` (a Qdrant server) both share it at any time.
+Two engines (``deployments.store``): on one machine a Qdrant Edge shard under ``INDEX_PATH``,
+in generations (``store.generations``): an ingest writes a new shard beside the one served and
+publishes it when complete, and a reader switches to it at its next ``refresh``, so ingesting
+needs no restart. With ``QDRANT_URL`` a Qdrant server's collection, updated in place.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -25,23 +28,50 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from qdrant_client import QdrantClient
-from qdrant_client import models as qm
 
-from deployments.index.fusion import DENSE_WEIGHT, LEG_DEPTH, mix
+from deployments.index.fusion import DENSE_WEIGHT, LEG_DEPTH, mix, rrf
 from deployments.index.lexical import LexicalEncoder
 from deployments.index.records import IndexRecord
+from deployments.store.client import ClientStore
+from deployments.store.edge import EdgeStore
+from deployments.store.generations import Generations
+from deployments.store.legacy import refuse_legacy
+from deployments.store.points import (
+    AnyOf,
+    IntRange,
+    Leg,
+    NewPoint,
+    PointStore,
+    Schema,
+    StoreLocked,
+    Where,
+)
 from models.contracts import SearchRequest
 from models.paper import Paper, day_key, from_day_key, point_id
 from models.settings import IndexSettings, read_secret
 
 DENSE = "dense"
 LEXICAL = "lexical"
+SWITCH_CHECK_S = 1.0  # how often a reader looks for a newly published shard
 _PAPER_FIELDS_NOT_STORED = {"summary", "relevance_score", "citation", "bibtex"}
 
 
-class IndexLocked(RuntimeError):
-    """The embedded index folder is open in another process (the graph, or another ingest)."""
+def index_schema(dimension: int) -> Schema:
+    """The index's collection: dense + lexical vectors, the date and category indexes, and
+    vectors kept on disk with an int8 copy in RAM (millions of points)."""
+    return Schema(
+        dimension=dimension,
+        dense=DENSE,
+        sparse=LEXICAL,
+        integer_fields=("published_day",),
+        keyword_fields=("categories",),
+        quantized=True,
+    )
+
+
+# The embedded index is held by another process: an ingest already writing, or, for an index
+# opened to write in place, the graph serving it.
+IndexLocked = StoreLocked
 
 
 @dataclass
@@ -56,14 +86,20 @@ class IndexHit:
 
 @dataclass(frozen=True)
 class IndexStats:
-    """What the index holds: how many papers, and the newest first-version date."""
+    """What the index holds: how many papers, the newest first-version date, and which shard
+    generation answered (an embedded index's folder name; "" for a server)."""
 
     records: int
     newest: date | None
+    generation: str = ""
 
 
 class PaperIndex:
-    """The arXiv index over one Qdrant collection; see the module docstring."""
+    """The arXiv index over one collection; see the module docstring.
+
+    ``dimension``: the embedding size for a writer (the collection is created with it when
+    missing); None for a reader, which learns it from the stored collection. ``ingest``: write
+    a new shard generation (embedded), published by ``finish``."""
 
     def __init__(
         self,
@@ -74,28 +110,35 @@ class PaperIndex:
         api_key: str | None = None,
         collection: str = "arxiv_index",
         dense_weight: float = DENSE_WEIGHT,
+        ingest: bool = False,
     ) -> None:
         self.dimension = dimension
         self.collection = collection
         self.dense_weight = dense_weight
         self.mode = "server" if url else "embedded"
-        self.location = url or str(Path(path).resolve())
         self.lexical = LexicalEncoder()
+        self.generations: Generations | None = None
+        self._writing: Path | None = None  # the shard an ingest writes, until published
+        self._ingest_lock: int | None = None
+        self._checked_at = 0.0
+        self.store: PointStore | None = None
         if url:
-            self.client = QdrantClient(url=url, api_key=api_key, timeout=60)
+            self.location = url
+            self.store = ClientStore(collection, url=url, api_key=api_key)
         else:
-            Path(path).mkdir(parents=True, exist_ok=True)
-            try:
-                self.client = QdrantClient(path=path)
-            except RuntimeError as exc:  # portalocker: another process holds the folder
-                raise IndexLocked(
-                    f"the index at {self.location} is open in another process (is the graph "
-                    "running? stop it first, or use a Qdrant server through QDRANT_URL)"
-                ) from exc
-        self._ensure_collection()
+            refuse_legacy(Path(path), collection)
+            self.generations = Generations(Path(path).resolve() / collection)
+            self.location = str(self.generations.folder)
+            if ingest:
+                self._begin_ingest()
+            else:
+                self._open_current(create=dimension is not None)
+        self._check_schema()
 
     @classmethod
-    def from_settings(cls, settings: IndexSettings, dimension: int | None = None) -> PaperIndex:
+    def from_settings(
+        cls, settings: IndexSettings, dimension: int | None = None, *, ingest: bool = False
+    ) -> PaperIndex:
         """The index the settings name (``QDRANT_API_KEY`` read from this process's
         environment): a reader with ``dimension`` None (the fetcher), the writer with it."""
         key = read_secret("qdrant_api_key")
@@ -105,73 +148,131 @@ class PaperIndex:
             path=settings.path,
             api_key=key.get_secret_value() if key else None,
             collection=settings.collection,
+            ingest=ingest,
         )
 
-    def _ensure_collection(self) -> None:
-        """Check an existing collection (and learn its dimension); create it when a
-        ``dimension`` was given (the ingest). A reader (``dimension`` None) creates nothing:
-        until an ingest makes the collection, the index holds no records."""
-        if self.client.collection_exists(self.collection):
-            vectors = self.client.get_collection(self.collection).config.params.vectors
-            dense = vectors.get(DENSE) if isinstance(vectors, dict) else None
-            if dense is None or (self.dimension is not None and dense.size != self.dimension):
-                held = f"{dense.size}-d vectors" if dense is not None else "no dense vectors"
-                raise ValueError(
-                    f"collection {self.collection!r} at {self.location} holds {held}, the "
-                    f"embedding model makes {self.dimension}-d ones: ingest into another "
-                    "INDEX_PATH or collection, or with the model it was made with"
-                )
-            self.dimension = dense.size
+    @property
+    def generation(self) -> str:
+        """The shard generation open (embedded), "" for a server or before any ingest."""
+        store = self.store
+        return Path(store.location).name if isinstance(store, EdgeStore) else ""
+
+    def _open_current(self, *, create: bool) -> None:
+        assert self.generations is not None
+        shard = self.generations.current()
+        if shard is None and create:  # a writer on an empty folder: a first, empty shard
+            shard = self.generations.begin()
+            EdgeStore(shard).close()  # the folder exists; the schema is made below
+            self.store = EdgeStore(shard)
+            self.generations.publish(shard)
             return
-        if self.dimension is None:
+        self.store = EdgeStore(shard) if shard is not None else None
+
+    def _begin_ingest(self) -> None:
+        assert self.generations is not None
+        self.generations.folder.mkdir(parents=True, exist_ok=True)
+        handle = os.open(self.generations.folder / "INGEST.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            raise IndexLocked(
+                f"another ingest is writing the index at {self.location}: wait for it to end"
+            ) from None
+        self._ingest_lock = handle
+        self._writing = self.generations.begin()
+        self.generations.remove_retired(keep=self._writing)
+        self.store = EdgeStore(self._writing)
+
+    def _check_schema(self) -> None:
+        """Learn the stored dimension; create the collection when a writer names one. A
+        reader (``dimension`` None) creates nothing: until an ingest, the index is empty."""
+        if self.store is None:
             return
-        self.client.create_collection(
-            self.collection,
-            vectors_config={
-                DENSE: qm.VectorParams(size=self.dimension, distance=qm.Distance.COSINE)
-            },
-            sparse_vectors_config={LEXICAL: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
-        )
-        # Range filters and "newest" on the date, match filters on categories: a server needs
-        # them at millions of points; embedded mode scans (and warns that they do nothing).
-        if self.mode == "embedded":
+        held = self.store.dimension(DENSE)
+        if held is None:
+            if self.dimension is not None:
+                self.store.create(index_schema(self.dimension))
             return
-        self.client.create_payload_index(
-            self.collection, "published_day", qm.PayloadSchemaType.INTEGER
-        )
-        self.client.create_payload_index(
-            self.collection, "categories", qm.PayloadSchemaType.KEYWORD
-        )
+        if self.dimension is not None and held != self.dimension:
+            raise ValueError(
+                f"the index at {self.location} holds {held}-d vectors, the embedding model "
+                f"makes {self.dimension}-d ones: ingest into another INDEX_PATH or collection, "
+                "or with the model it was made with"
+            )
+        self.dimension = held
+
+    def switch_due(self) -> bool:
+        """Whether a newer shard has been published than the one open (embedded; the folder
+        is looked at most every ``SWITCH_CHECK_S``, so this is cheap to ask per search)."""
+        if self.generations is None or self._writing is not None:
+            return False
+        now = time.monotonic()
+        if now - self._checked_at < SWITCH_CHECK_S:
+            return False
+        self._checked_at = now
+        published = self.generations.current()
+        return published is not None and published.name != self.generation
+
+    def refresh(self) -> bool:
+        """Switch to the newest published shard; whether it switched. The new shard opens
+        before the old one closes, so a search never finds no index. Call it on the thread
+        that searches."""
+        published = self.generations.current() if self.generations else None
+        if published is None or self._writing is not None or published.name == self.generation:
+            return False
+        old, self.store = self.store, EdgeStore(published)
+        self._check_schema()
+        if old is not None:
+            old.close()
+        assert self.generations is not None
+        self.generations.remove_retired()
+        return True
+
+    def finish(self) -> None:
+        """After an ingest's last write: build the HNSW and payload indexes and, for an
+        embedded index, publish the new shard to the readers. Idempotent."""
+        if self.store is not None:
+            self.store.optimize()
+        if self._writing is not None and self.generations is not None:
+            assert self.store is not None
+            self.store.close()
+            self.generations.publish(self._writing)
+            self.store = EdgeStore(self._writing)
+            self._writing = None
 
     def close(self) -> None:
-        """Release the folder (embedded) or the connections (server)."""
-        self.client.close()
+        """Release the shard (embedded) or the connections (server)."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        if self._ingest_lock is not None:
+            os.close(self._ingest_lock)
+            self._ingest_lock = None
 
     # -- writing ------------------------------------------------------------------------------
 
+    def _writer(self) -> PointStore:
+        if self.store is None:
+            raise RuntimeError(f"the index at {self.location} was opened to read, not to write")
+        return self.store
+
     def versions(self, arxiv_ids: Sequence[str]) -> dict[str, int]:
         """The stored version of each of ``arxiv_ids`` that the index holds."""
-        if not arxiv_ids:
+        if not arxiv_ids or self.store is None:
             return {}
-        points = self.client.retrieve(
-            self.collection,
-            ids=[point_id(i) for i in arxiv_ids],
-            with_payload=["arxiv_id", "version"],
-            with_vectors=False,
+        points = self.store.retrieve(
+            [point_id(i) for i in arxiv_ids], fields=["arxiv_id", "version"]
         )
         return {str(p.payload["arxiv_id"]): int(p.payload["version"]) for p in points if p.payload}
 
     def iter_versions(self, page: int = 10_000) -> Iterator[tuple[str, int]]:
         """(arXiv id, version) of every paper held, a page of points at a time."""
-        offset: Any = None
+        if self.store is None:
+            return
+        offset: str | None = None
         while True:
-            points, offset = self.client.scroll(
-                self.collection,
-                limit=page,
-                offset=offset,
-                with_payload=["arxiv_id", "version"],
-                with_vectors=False,
-            )
+            points, offset = self.store.scroll(["arxiv_id", "version"], page, offset)
             for p in points:
                 if p.payload:
                     yield str(p.payload["arxiv_id"]), int(p.payload["version"])
@@ -188,6 +289,7 @@ class PaperIndex:
         stored one (or than another record of the same paper in this call) is skipped, so
         re-reading an old snapshot never undoes a newer one. Returns how many points were
         written."""
+        store = self._writer()
         stored = self.versions([r.arxiv_id for r in records])
         # Two versions of one paper can meet in one batch in either order (Ray Data reads
         # files in parallel): only the latest of each is written.
@@ -200,19 +302,15 @@ class PaperIndex:
         for i, record in enumerate(records):
             if latest[record.arxiv_id] != i or stored.get(record.arxiv_id, 0) > record.version:
                 continue
-            terms = self.lexical.document(record.embedding_text)
             points.append(
-                qm.PointStruct(
+                NewPoint(
                     id=point_id(record.arxiv_id),
-                    vector={
-                        DENSE: np.asarray(vectors[i], dtype=np.float32).tolist(),
-                        LEXICAL: qm.SparseVector(indices=terms.indices, values=terms.values),
-                    },
+                    dense=np.asarray(vectors[i], dtype=np.float32).tolist(),
+                    sparse=self.lexical.document(record.embedding_text),
                     payload=self._payload(record, summaries[i] if summaries else None),
                 )
             )
-        if points:
-            self.client.upsert(self.collection, points=points, wait=True)
+        store.upsert(points)
         return len(points)
 
     @staticmethod
@@ -229,42 +327,29 @@ class PaperIndex:
     # -- reading ------------------------------------------------------------------------------
 
     def stats(self) -> IndexStats:
-        """Record count and the newest first-version date (None when empty)."""
-        if self.dimension is None:  # a reader opened before any ingest: look again
-            self._ensure_collection()
-            if self.dimension is None:
-                return IndexStats(0, None)
-        count = self.client.count(self.collection, exact=True).count
-        if not count:
-            return IndexStats(0, None)
-        newest, _ = self.client.scroll(
-            self.collection,
-            limit=1,
-            with_payload=["published_day"],
-            order_by=qm.OrderBy(key="published_day", direction=qm.Direction.DESC),
-        )
-        day = newest[0].payload.get("published_day") if newest and newest[0].payload else None
-        return IndexStats(count, from_day_key(int(day)) if day else None)
+        """Record count, the newest first-version date (None when empty) and the generation."""
+        if self.store is None or self.dimension is None:
+            return IndexStats(0, None, self.generation)
+        count = self.store.count()
+        day = self.store.largest("published_day") if count else None
+        return IndexStats(count, from_day_key(day) if day else None, self.generation)
 
     @staticmethod
     def _filter(
         start_date: date | None, end_date: date | None, categories: Sequence[str] | None
-    ) -> qm.Filter | None:
-        must: list[qm.Condition] = []
+    ) -> Where | None:
+        must: list[IntRange | AnyOf] = []
         if start_date or end_date:
             must.append(
-                qm.FieldCondition(
-                    key="published_day",
-                    range=qm.Range(
-                        gte=day_key(start_date) if start_date else None,
-                        lte=day_key(end_date) if end_date else None,
-                    ),
+                IntRange(
+                    "published_day",
+                    gte=day_key(start_date) if start_date else None,
+                    lte=day_key(end_date) if end_date else None,
                 )
             )
         if categories:
-            any_of = qm.MatchAny(any=list(categories))
-            must.append(qm.FieldCondition(key="categories", match=any_of))
-        return qm.Filter(must=must) if must else None
+            must.append(AnyOf("categories", tuple(categories)))
+        return Where(must=tuple(must)) if must else None
 
     def rank(
         self,
@@ -279,29 +364,24 @@ class PaperIndex:
     ) -> list[tuple[str, float]]:
         """Point ids and scores of the best ``limit`` papers, best first. ``mode``: ``fused``
         (the default mix); for measuring the alternatives: ``dense`` or ``lexical`` alone, and
-        ``rrf`` (Qdrant's own reciprocal-rank fusion of the two legs, k=60: the plain recipe)."""
-        if self.dimension is None:
-            return []  # no collection yet: nothing ingested
-        flt = self._filter(start_date, end_date, categories)
+        ``rrf`` (reciprocal-rank fusion of the same two legs, k=60: the plain recipe)."""
+        if self.store is None or self.dimension is None:
+            return []  # nothing ingested yet
+        where = self._filter(start_date, end_date, categories)
         depth = max(LEG_DEPTH, limit)
-        dense = (np.asarray(query_vector, dtype=np.float32).tolist(), DENSE)
+        dense = Leg(DENSE, depth, dense=np.asarray(query_vector, dtype=np.float32).tolist())
         terms = self.lexical.query(query_text)
-        sparse = (qm.SparseVector(indices=terms.indices, values=terms.values), LEXICAL)
-        # The same two legs either way: fused and mixed here, or fused by Qdrant (rrf).
-        wanted = {"dense": [dense], "lexical": [sparse]}.get(mode, [dense, sparse])
-        wanted = [(q, using) for q, using in wanted if using == DENSE or terms.indices]
+        lexical = Leg(LEXICAL, depth, sparse=terms)
+        wanted = {"dense": [dense], "lexical": [lexical]}.get(mode, [dense, lexical])
+        wanted = [leg for leg in wanted if leg.using == DENSE or terms.indices]
         if not wanted:
             return []
+        legs = self.store.query([Leg(g.using, g.limit, g.dense, g.sparse, where) for g in wanted])
+        if len(legs) == 1 or mode not in ("fused", "rrf"):
+            return [(h.id, h.score) for h in legs[0][:limit]]
         if mode == "rrf":
-            both = [qm.Prefetch(query=q, using=u, filter=flt, limit=depth) for q, u in wanted]
-            rrf = qm.RrfQuery(rrf=qm.Rrf(k=60))
-            fused = self.client.query_points(self.collection, prefetch=both, query=rrf, limit=limit)
-            return [(str(p.id), p.score) for p in fused.points]
-        requests = [qm.QueryRequest(query=q, using=u, filter=flt, limit=depth) for q, u in wanted]
-        legs = self.client.query_batch_points(self.collection, requests=requests)
-        if mode != "fused" or len(legs) == 1:
-            return [(str(p.id), p.score) for p in legs[0].points[:limit]]
-        return mix(legs[0].points, legs[1].points, depth, self.dense_weight, limit)
+            return rrf(legs[0], legs[1], limit)
+        return mix(legs[0], legs[1], depth, self.dense_weight, limit)
 
     def search(self, request: SearchRequest) -> list[IndexHit]:
         """The best ``request.max_results`` papers for a query (its unit vector, which the
@@ -317,25 +397,19 @@ class PaperIndex:
             end_date=request.end_date,
             categories=request.categories,
         )
-        if not ranked:
+        if not ranked or self.store is None:
             return []
-        points = self.client.retrieve(
-            self.collection,
-            ids=[pid for pid, _ in ranked],
-            with_payload=True,
-            with_vectors=[DENSE],
-        )
-        by_id = {str(p.id): p for p in points}
+        points = self.store.retrieve([pid for pid, _ in ranked], vectors=True)
+        by_id = {p.id: p for p in points}
         hits = []
         for pid, score in ranked:
             point = by_id.get(pid)
             if point is None or not point.payload:
                 continue  # deleted between the two calls
-            vector = point.vector.get(DENSE) if isinstance(point.vector, dict) else None
             hits.append(
                 IndexHit(
                     paper=Paper.model_validate(point.payload["paper"]),
-                    vector=np.asarray(vector, dtype=np.float32),
+                    vector=np.asarray(point.vectors.get(DENSE), dtype=np.float32),
                     summary=point.payload.get("summary"),
                     score=score,
                 )

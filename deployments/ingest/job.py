@@ -36,6 +36,7 @@ from deployments.index.records import (
     IndexRecord,
 )
 from deployments.ingest.stages import EmbedRows, HeldVersions, datasource_class, parse_rows
+from deployments.store.points import StoreUnreadable
 from models.settings import Settings
 
 WRITE_BATCH = 256  # points per Qdrant upsert
@@ -147,6 +148,7 @@ def ingest(
     # actors and they load the model, a fixed cost per run that a big snapshot makes nothing of.
     steady = time.time() - ready_at
     report.records_per_s = round(report.indexed / steady, 2) if 0 < steady < 1e9 else 0.0
+    index.finish()  # the search indexes built, and an embedded shard published to readers
     stats = index.stats()
     report.index = {
         "location": index.location,
@@ -269,8 +271,11 @@ def main(argv: list[str] | None = None) -> int:
         probe = TextEmbedder(settings.embedding_model)
         dimension = probe.dimension
         probe.close()
-        index = PaperIndex.from_settings(settings.for_stages().arxiv.index, dimension)
-    except (IndexLocked, ValueError, OSError) as exc:  # a locked folder, another model's index
+        index = PaperIndex.from_settings(
+            settings.for_stages().arxiv.index, dimension, ingest=True
+        )
+    # Another ingest writing, another model's index, an old or unreadable folder.
+    except (IndexLocked, StoreUnreadable, ValueError, OSError) as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return 2
     try:

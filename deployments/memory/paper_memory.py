@@ -1,14 +1,15 @@
-"""``PaperMemory``: papers, their vectors and summaries in Qdrant.
+"""``PaperMemory``: papers, their vectors and summaries, in a Qdrant collection.
 
-Over qdrant-client. Embedded on-disk mode at ``path`` by default; a Qdrant
-server when ``url`` is given. One point per paper: id = uuid5 of the version-less arXiv id, so a
-paper found again is updated in place, never stored twice. Payload: the paper, its summary, the
-queries that found it (``query_log``) and when it was stored. Writes never read first (see
-``upsert``), so any number of writers may share a collection. Reads use ``query_points``
-(``search`` is gone from current qdrant-client).
+Over the store interface (``deployments.store``): a Qdrant Edge shard in
+``QDRANT_PATH/<collection>`` by default, a Qdrant server's collection with ``url``. One point
+per paper: id = uuid5 of the version-less arXiv id, so a paper found again is updated in place,
+never stored twice. Payload: the paper, its summary, the queries that found it
+(``query_log``) and when it was stored.
+Writes never read first (see ``upsert``), so any number of writers may share a server's
+collection.
 
-Embedded mode takes an exclusive lock on its folder: exactly one process may open it, so the
-deployment runs one replica in that mode and every read goes through it.
+The embedded shard holds an exclusive lock on its folder: exactly one process may open it, so
+the deployment runs one replica in that mode and every read goes through it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from qdrant_client import QdrantClient
-from qdrant_client import models as qm
 
+from deployments.store.client import ClientStore
+from deployments.store.edge import EdgeStore
+from deployments.store.legacy import refuse_legacy
+from deployments.store.points import (
+    IntRange,
+    Leg,
+    NewPoint,
+    PointStore,
+    Schema,
+    SetDense,
+    SetPayload,
+    Update,
+    Where,
+)
 from models.contracts import MemoryQuery, NewMemory, StoredPaper
 from models.paper import Paper, day_key, point_id, query_key
 
@@ -36,8 +49,15 @@ def queries_of(payload: dict[str, Any]) -> list[str]:
     return queries[-MAX_QUERIES_KEPT:]
 
 
+def memory_schema(dimension: int) -> Schema:
+    """Memory's collection: one unnamed dense vector (cosine), the date and id indexed."""
+    return Schema(
+        dimension=dimension, integer_fields=("published_day",), keyword_fields=("arxiv_id",)
+    )
+
+
 class PaperMemory:
-    """Papers in one Qdrant collection (cosine distance, the embedder's dimension).
+    """Papers in one collection (cosine distance, the embedder's dimension).
 
     ``dimension`` None: the stored collection's (an error when there is none yet)."""
 
@@ -53,22 +73,22 @@ class PaperMemory:
         self.dimension = dimension
         self.collection = collection
         self.mode = "server" if url else "embedded"
-        self.location = url or str(Path(path).resolve())
+        self.store: PointStore
         if url:
-            self.client = QdrantClient(url=url, api_key=api_key, timeout=30)
+            self.location = url
+            self.store = ClientStore(collection, url=url, api_key=api_key)
         else:
-            Path(path).mkdir(parents=True, exist_ok=True)
-            self.client = QdrantClient(path=path)
+            refuse_legacy(Path(path), collection)
+            self.store = EdgeStore(Path(path) / collection)
+            self.location = self.store.location
         self._ensure_collection()
 
     def _ensure_collection(self) -> None:
-        if self.client.collection_exists(self.collection):
-            info = self.client.get_collection(self.collection)
-            params = info.config.params.vectors
-            size = params.size if isinstance(params, qm.VectorParams) else None
+        size = self.store.dimension("")
+        if size is not None:
             if self.dimension is None:
                 self.dimension = size
-            elif size is not None and size != self.dimension:
+            elif size != self.dimension:
                 raise ValueError(
                     f"collection {self.collection!r} holds {size}-d vectors but the embedder "
                     f"makes {self.dimension}-d ones; use another QDRANT_PATH or collection"
@@ -79,31 +99,14 @@ class PaperMemory:
                 f"memory has no collection {self.collection!r} yet and its vector size is "
                 "unknown: set EMBEDDING_DIMENSION to the embedding model's output size"
             )
-        self.client.create_collection(
-            self.collection,
-            vectors_config=qm.VectorParams(size=self.dimension, distance=qm.Distance.COSINE),
-        )
-        if self.mode == "server":  # embedded mode has no payload indexes (and needs none)
-            self.client.create_payload_index(
-                self.collection, "published_day", qm.PayloadSchemaType.INTEGER
-            )
-            self.client.create_payload_index(
-                self.collection, "arxiv_id", qm.PayloadSchemaType.KEYWORD
-            )
+        self.store.create(memory_schema(self.dimension))
 
     def lookup(self, arxiv_ids: list[str]) -> dict[str, StoredPaper]:
         """Stored papers among ``arxiv_ids`` (version-less), with vectors and summaries."""
-        if not arxiv_ids:
-            return {}
-        points = self.client.retrieve(
-            self.collection,
-            ids=[point_id(i) for i in arxiv_ids],
-            with_payload=True,
-            with_vectors=True,
-        )
+        points = self.store.retrieve([point_id(i) for i in arxiv_ids], vectors=True)
         found = {}
         for point in points:
-            stored = self._from_point(point.payload or {}, point.vector)
+            stored = self._from_point(point.payload, point.vectors.get(""))
             found[stored.paper.arxiv_id] = stored
         return found
 
@@ -128,7 +131,7 @@ class PaperMemory:
         now = datetime.now(UTC).isoformat()
         ids = [point_id(item.paper.arxiv_id) for item in items]
         fresh = []
-        operations: list[Any] = []
+        updates: list[Update] = []
         for item, pid in zip(items, ids, strict=True):
             vector = np.asarray(item.vector, dtype=np.float32).tolist()
             fields: dict[str, Any] = {
@@ -141,96 +144,61 @@ class PaperMemory:
             }
             if item.summary is not None:
                 fields["summary"] = item.summary
-            fresh.append(
-                qm.PointStruct(
-                    id=pid,
-                    vector=vector,
-                    payload={**fields, "summary": item.summary, "stored_at": now, "query_log": {}},
-                )
-            )
+            payload = {**fields, "summary": item.summary, "stored_at": now, "query_log": {}}
+            fresh.append(NewPoint(id=pid, dense=vector, payload=payload))
             # Only over a stored version no newer than this one: a late write (a replayed
             # outbox entry) never takes a paper back to an older version or its vector.
-            not_newer = qm.Filter(
-                must=[
-                    qm.HasIdCondition(has_id=[pid]),
-                    qm.FieldCondition(key="paper.version", range=qm.Range(lte=item.paper.version)),
-                ]
-            )
-            operations.append(
-                qm.SetPayloadOperation(set_payload=qm.SetPayload(payload=fields, filter=not_newer))
-            )
-            operations.append(
-                qm.UpdateVectorsOperation(
-                    update_vectors=qm.UpdateVectors(
-                        points=[qm.PointVectors(id=pid, vector=vector)], update_filter=not_newer
-                    )
-                )
-            )
+            not_newer = Where(must=(IntRange("paper.version", lte=item.paper.version),), ids=(pid,))
+            updates.append(SetPayload(not_newer, fields))
+            updates.append(SetDense(pid, vector, not_newer))
         if query:
             entry = {query_key(query): {"query": query, "at": now}}
-            operations.append(
-                qm.SetPayloadOperation(
-                    set_payload=qm.SetPayload(payload=entry, points=ids, key="query_log")
-                )
-            )
-        self.client.upsert(
-            self.collection, points=fresh, update_mode=qm.UpdateMode.INSERT_ONLY, wait=True
-        )
-        self.client.batch_update_points(self.collection, operations, wait=True)
+            updates.append(SetPayload(Where(ids=tuple(ids)), entry, key="query_log"))
+        self.store.upsert(fresh, insert_only=True)
+        self.store.apply(updates)
         return len(items)
 
     def search(self, query: MemoryQuery) -> list[StoredPaper]:
         """Stored papers most similar to the query's vector, optionally by published date
         (inclusive)."""
         start_date, end_date = query.start_date, query.end_date
-        query_filter = None
+        where = None
         if start_date or end_date:
-            query_filter = qm.Filter(
-                must=[
-                    qm.FieldCondition(
-                        key="published_day",
-                        range=qm.Range(
-                            gte=day_key(start_date) if start_date else None,
-                            lte=day_key(end_date) if end_date else None,
-                        ),
-                    )
-                ]
+            days = IntRange(
+                "published_day",
+                gte=day_key(start_date) if start_date else None,
+                lte=day_key(end_date) if end_date else None,
             )
-        response = self.client.query_points(
-            self.collection,
-            query=np.asarray(query.vector, dtype=np.float32).tolist(),
-            query_filter=query_filter,
-            limit=query.limit,
-            with_payload=True,
-            with_vectors=True,
-        )
+            where = Where(must=(days,))
+        vector = np.asarray(query.vector, dtype=np.float32).tolist()
+        (hits,) = self.store.query([Leg("", query.limit, dense=vector, where=where)])
+        points = {p.id: p for p in self.store.retrieve([h.id for h in hits], vectors=True)}
         out = []
-        for point in response.points:
-            stored = self._from_point(point.payload or {}, point.vector)
-            stored.score = float(point.score)
+        for hit in hits:
+            point = points.get(hit.id)
+            if point is None:
+                continue  # forgotten between the two calls
+            stored = self._from_point(point.payload, point.vectors.get(""))
+            stored.score = hit.score
             out.append(stored)
         return out
 
     def delete(self, arxiv_ids: list[str]) -> int:
         """Forget these papers (version-less ids): how many were stored."""
-        stored = self.client.retrieve(
-            self.collection, ids=[point_id(i) for i in arxiv_ids], with_payload=False
-        )
-        if stored:
-            ids = [point.id for point in stored]
-            self.client.delete(self.collection, points_selector=qm.PointIdsList(points=ids))
+        stored = self.store.retrieve([point_id(i) for i in arxiv_ids], fields=[])
+        self.store.delete([point.id for point in stored])
         return len(stored)
 
     def count(self) -> int:
-        return int(self.client.count(self.collection, exact=True).count)
+        return self.store.count()
 
     def check(self) -> None:
         """Raise unless the store is open and answers (a cheap read of the collection)."""
-        self.client.get_collection(self.collection)
+        self.store.count()
 
     def close(self) -> None:
         """Release the store (embedded mode: its folder lock)."""
-        self.client.close()
+        self.store.close()
 
     def _from_point(self, payload: dict[str, Any], vector: Any) -> StoredPaper:
         paper = Paper.model_validate({**payload["paper"], "summary": payload.get("summary")})

@@ -89,16 +89,16 @@ def test_ingest_counts_skips_and_resumes_nothing_twice(serve_url: str, tmp_path:
 def index_vector(index: PaperIndex, arxiv_id: str) -> object:
     from models.paper import point_id
 
-    (point,) = index.client.retrieve(index.collection, [point_id(arxiv_id)], with_vectors=True)
-    assert isinstance(point.vector, dict)
-    return point.vector["dense"]
+    assert index.store is not None
+    (point,) = index.store.retrieve([point_id(arxiv_id)], vectors=True)
+    return point.vectors["dense"]
 
 
 def test_a_killed_ingest_resumes_where_it_stopped(serve_url: str, tmp_path: Path) -> None:
     import ray
 
     corpus = tmp_path / "many.jsonl"
-    corpus.write_text("\n".join(kaggle_line(n) for n in range(1, 1201)) + "\n")
+    corpus.write_text("\n".join(kaggle_line(n) for n in range(1, 3001)) + "\n")
     env = {
         **os.environ,
         "INDEX_PATH": str(tmp_path / "index"),
@@ -118,14 +118,14 @@ def test_a_killed_ingest_resumes_where_it_stopped(serve_url: str, tmp_path: Path
             break
     first.send_signal(signal.SIGKILL)
     first.wait(30)
-    assert done and 512 <= max(done) < 1200, seen[-2000:]
+    assert done and 512 <= max(done) < 3000, seen[-2000:]
 
     second = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
     report = json.loads(second.stdout.decode().strip().splitlines()[-1])
     assert report["already_present"] >= 512  # not embedded again
-    assert report["already_present"] + report["indexed"] == 1200
-    assert report["index"]["records"] == 1200  # every record once, none twice
+    assert report["already_present"] + report["indexed"] == 3000
+    assert report["index"]["records"] == 3000  # every record once, none twice
 
 
 @pytest.fixture(scope="module")

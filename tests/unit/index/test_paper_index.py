@@ -113,13 +113,15 @@ def test_a_reader_before_any_ingest_finds_nothing_and_creates_nothing(tmp_path: 
     reader = PaperIndex(None, path=str(tmp_path / "empty"))
     assert reader.stats().records == 0
     assert reader.rank(np.ones(384, dtype=np.float32), "anything", 5) == []
-    assert not reader.client.collection_exists(reader.collection)
+    assert reader.store is None and not (tmp_path / "empty" / "arxiv_index").exists()
     reader.close()
 
 
-def test_a_second_process_on_an_embedded_index_gets_a_clear_error(index: PaperIndex) -> None:
+def test_a_second_process_on_an_embedded_index_gets_a_clear_error(
+    index: PaperIndex, tmp_path: Path
+) -> None:
     with pytest.raises(IndexLocked, match="open in another process"):
-        PaperIndex(None, path=index.location)
+        PaperIndex(None, path=str(tmp_path / "index"))
 
 
 def test_every_ranking_mode_finds_an_easy_paper(index: PaperIndex, embedder: TextEmbedder) -> None:
@@ -131,12 +133,11 @@ def test_every_ranking_mode_finds_an_easy_paper(index: PaperIndex, embedder: Tex
 
 
 def test_the_mix_scales_each_leg_and_weighs_them() -> None:
-    from qdrant_client import models as qm
-
     from deployments.index.fusion import mix, scaled
+    from deployments.store.points import Hit
 
-    def leg(*scores: tuple[str, float]) -> list[qm.ScoredPoint]:
-        return [qm.ScoredPoint(id=i, version=0, score=s) for i, s in scores]
+    def leg(*scores: tuple[str, float]) -> list[Hit]:
+        return [Hit(i, s) for i, s in scores]
 
     dense = leg(("a", 0.9), ("b", 0.8), ("c", 0.5))
     lexical = leg(("b", 30.0), ("d", 12.0))  # short leg: nothing else matched a word

@@ -46,7 +46,7 @@ def test_one_point_per_paper_whatever_its_version(memory: PaperMemory) -> None:
     stored = memory.lookup(["2401.00001"])["2401.00001"]
     assert stored.paper.version == 3 and stored.queries == ["q1", "q2"]
     # The point's id is the uuid5 of the version-less id, the same in every deployment.
-    assert memory.client.retrieve(memory.collection, [point_id("2401.00001")])
+    assert memory.store.retrieve([point_id("2401.00001")])
     assert point_id("2401.00001") != point_id("2401.00002")
 
 
