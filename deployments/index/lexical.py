@@ -28,7 +28,7 @@ K1 = 1.2  # term-frequency saturation (BM25's usual value; tuning it on train mo
 B = 0.75  # length normalisation strength
 AVG_DOC_TERMS = 95.0  # terms in a title + abstract after stopwords, mean over the shared corpus
 MAX_QUERY_TERMS = 64  # a pasted page of text is still a query, not a document scan
-MAX_CACHED_STEMS = 500_000  # distinct words kept (~60 MB at most; English has far fewer)
+MAX_CACHED_WORDS = 500_000  # distinct words kept (~50 MB at most; English has far fewer)
 
 STOPWORDS = frozenset(
     """a about above after again against all also an and any are as at be because been before
@@ -64,26 +64,33 @@ class LexicalEncoder:
         )
         self._pre_tokenizer = BertPreTokenizer()
         self._stemmer = snowballstemmer.stemmer("english")
-        # Snowball in pure Python is ~90% of the cost; words repeat, so each is stemmed once.
-        self._stems: dict[str, str] = {}
+        # Snowball in pure Python was ~90% of the cost; words repeat, so each word is stemmed
+        # and hashed once: its term id is kept (an ingest writes hundreds of words a record).
+        self._ids: dict[str, int] = {}
+
+    def _words(self, text: str) -> list[str]:
+        pieces = self._pre_tokenizer.pre_tokenize_str(self._normalizer.normalize_str(text))
+        return [w for w, _ in pieces if w.isalnum() and w not in STOPWORDS]
 
     def terms(self, text: str) -> list[str]:
         """The text's stems in order, stopwords and punctuation dropped."""
-        pieces = self._pre_tokenizer.pre_tokenize_str(self._normalizer.normalize_str(text))
-        words = [w for w, _ in pieces if w.isalnum() and w not in STOPWORDS]
-        return [self._stem(w) for w in words]
+        return [self._stemmer.stemWord(w) for w in self._words(text)]
 
-    def _stem(self, word: str) -> str:
-        stem = self._stems.get(word)
-        if stem is None:
-            stem = self._stemmer.stemWord(word)
-            if len(self._stems) < MAX_CACHED_STEMS:
-                self._stems[word] = stem
-        return stem
+    def _term_ids(self, text: str) -> list[int]:
+        """The text's term ids in order: ``term_id`` of each word's stem, cached by word."""
+        ids = []
+        for word in self._words(text):
+            tid = self._ids.get(word)
+            if tid is None:
+                tid = term_id(self._stemmer.stemWord(word))
+                if len(self._ids) < MAX_CACHED_WORDS:
+                    self._ids[word] = tid
+            ids.append(tid)
+        return ids
 
     def document(self, text: str) -> SparseTerms:
         """BM25 weights of a document's terms (before IDF, which Qdrant applies)."""
-        counts = Counter(term_id(t) for t in self.terms(text))
+        counts = Counter(self._term_ids(text))
         length = sum(counts.values())
         norm = K1 * (1.0 - B + B * length / AVG_DOC_TERMS)
         indices = sorted(counts)
@@ -91,5 +98,5 @@ class LexicalEncoder:
 
     def query(self, text: str) -> SparseTerms:
         """1.0 per distinct term of a query (at most ``MAX_QUERY_TERMS``)."""
-        ids = sorted({term_id(t) for t in self.terms(text)[:MAX_QUERY_TERMS]})
+        ids = sorted(set(self._term_ids(text)[:MAX_QUERY_TERMS]))
         return SparseTerms(ids, [1.0] * len(ids))

@@ -18,9 +18,6 @@ needs no restart. With ``QDRANT_URL`` a Qdrant server's collection, updated in p
 
 from __future__ import annotations
 
-import fcntl
-import os
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -32,9 +29,8 @@ import numpy as np
 from deployments.index.fusion import DENSE_WEIGHT, LEG_DEPTH, mix, rrf
 from deployments.index.lexical import LexicalEncoder
 from deployments.index.records import IndexRecord
+from deployments.index.shards import IndexShards
 from deployments.store.client import ClientStore
-from deployments.store.edge import EdgeStore
-from deployments.store.generations import Generations
 from deployments.store.legacy import refuse_legacy
 from deployments.store.points import (
     AnyOf,
@@ -52,7 +48,6 @@ from models.settings import IndexSettings, read_secret
 
 DENSE = "dense"
 LEXICAL = "lexical"
-SWITCH_CHECK_S = 1.0  # how often a reader looks for a newly published shard
 _PAPER_FIELDS_NOT_STORED = {"summary", "relevance_score", "citation", "bibtex"}
 
 
@@ -117,22 +112,17 @@ class PaperIndex:
         self.dense_weight = dense_weight
         self.mode = "server" if url else "embedded"
         self.lexical = LexicalEncoder()
-        self.generations: Generations | None = None
-        self._writing: Path | None = None  # the shard an ingest writes, until published
-        self._ingest_lock: int | None = None
-        self._checked_at = 0.0
+        self.shards: IndexShards | None = None
         self.store: PointStore | None = None
         if url:
             self.location = url
             self.store = ClientStore(collection, url=url, api_key=api_key)
         else:
             refuse_legacy(Path(path), collection)
-            self.generations = Generations(Path(path).resolve() / collection)
-            self.location = str(self.generations.folder)
-            if ingest:
-                self._begin_ingest()
-            else:
-                self._open_current(create=dimension is not None)
+            folder = Path(path).resolve() / collection
+            self.location = str(folder)
+            self.shards = IndexShards(folder, ingest=ingest, create=dimension is not None)
+            self.store = self.shards.store
         self._check_schema()
 
     @classmethod
@@ -154,35 +144,7 @@ class PaperIndex:
     @property
     def generation(self) -> str:
         """The shard generation open (embedded), "" for a server or before any ingest."""
-        store = self.store
-        return Path(store.location).name if isinstance(store, EdgeStore) else ""
-
-    def _open_current(self, *, create: bool) -> None:
-        assert self.generations is not None
-        shard = self.generations.current()
-        if shard is None and create:  # a writer on an empty folder: a first, empty shard
-            shard = self.generations.begin()
-            EdgeStore(shard).close()  # the folder exists; the schema is made below
-            self.store = EdgeStore(shard)
-            self.generations.publish(shard)
-            return
-        self.store = EdgeStore(shard) if shard is not None else None
-
-    def _begin_ingest(self) -> None:
-        assert self.generations is not None
-        self.generations.folder.mkdir(parents=True, exist_ok=True)
-        handle = os.open(self.generations.folder / "INGEST.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(handle)
-            raise IndexLocked(
-                f"another ingest is writing the index at {self.location}: wait for it to end"
-            ) from None
-        self._ingest_lock = handle
-        self._writing = self.generations.begin()
-        self.generations.remove_retired(keep=self._writing)
-        self.store = EdgeStore(self._writing)
+        return self.shards.generation if self.shards is not None else ""
 
     def _check_schema(self) -> None:
         """Learn the stored dimension; create the collection when a writer names one. A
@@ -203,52 +165,35 @@ class PaperIndex:
         self.dimension = held
 
     def switch_due(self) -> bool:
-        """Whether a newer shard has been published than the one open (embedded; the folder
-        is looked at most every ``SWITCH_CHECK_S``, so this is cheap to ask per search)."""
-        if self.generations is None or self._writing is not None:
-            return False
-        now = time.monotonic()
-        if now - self._checked_at < SWITCH_CHECK_S:
-            return False
-        self._checked_at = now
-        published = self.generations.current()
-        return published is not None and published.name != self.generation
+        """Whether an ingest has published a newer shard than the one open (cheap: the folder
+        is looked at most once a second)."""
+        return self.shards is not None and self.shards.switch_due()
 
     def refresh(self) -> bool:
-        """Switch to the newest published shard; whether it switched. The new shard opens
-        before the old one closes, so a search never finds no index. Call it on the thread
-        that searches."""
-        published = self.generations.current() if self.generations else None
-        if published is None or self._writing is not None or published.name == self.generation:
+        """Switch to the newest published shard; whether it switched. Call it on the thread
+        that searches: the new shard opens before the old one closes."""
+        if self.shards is None or not self.shards.switch():
             return False
-        old, self.store = self.store, EdgeStore(published)
+        self.store = self.shards.store
         self._check_schema()
-        if old is not None:
-            old.close()
-        assert self.generations is not None
-        self.generations.remove_retired()
         return True
 
     def finish(self) -> None:
         """After an ingest's last write: build the HNSW and payload indexes and, for an
-        embedded index, publish the new shard to the readers. Idempotent."""
+        embedded index, publish the new shard to the readers."""
         if self.store is not None:
             self.store.optimize()
-        if self._writing is not None and self.generations is not None:
-            assert self.store is not None
-            self.store.close()
-            self.generations.publish(self._writing)
-            self.store = EdgeStore(self._writing)
-            self._writing = None
+        if self.shards is not None:
+            self.shards.publish()
+            self.store = self.shards.store
 
     def close(self) -> None:
         """Release the shard (embedded) or the connections (server)."""
-        if self.store is not None:
+        if self.shards is not None:
+            self.shards.close()
+        elif self.store is not None:
             self.store.close()
-            self.store = None
-        if self._ingest_lock is not None:
-            os.close(self._ingest_lock)
-            self._ingest_lock = None
+        self.store = None
 
     # -- writing ------------------------------------------------------------------------------
 

@@ -271,9 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         probe = TextEmbedder(settings.embedding_model)
         dimension = probe.dimension
         probe.close()
-        index = PaperIndex.from_settings(
-            settings.for_stages().arxiv.index, dimension, ingest=True
-        )
+        index = PaperIndex.from_settings(settings.for_stages().arxiv.index, dimension, ingest=True)
     # Another ingest writing, another model's index, an old or unreadable folder.
     except (IndexLocked, StoreUnreadable, ValueError, OSError) as exc:
         print(f"ingest: {exc}", file=sys.stderr)

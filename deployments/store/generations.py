@@ -48,7 +48,9 @@ class Generations:
         unpublished = [p for p in self.retired() if served is None or p.name > served.name]
         if unpublished and not _held(unpublished[-1]):
             return unpublished[-1]
-        name = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+        now_ns = time.time_ns()  # names sort by time: the newest unpublished one is resumed
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now_ns // 10**9))
+        name = f"{stamp}.{now_ns % 10**9:09d}-{os.getpid()}"
         target = self.folder / SHARDS / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if served is not None and served.is_dir():
