@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 
-.PHONY: run monitor test test-unit test-graph test-vllm-cpu test-gpu lint openapi manifests standin ingest eval-summaries bench bench-sources bench-autoscale bench-retrieval bench-scale soak clean
+.PHONY: run monitor test test-unit test-graph test-vllm-cpu test-gpu lint openapi manifests standin ingest index-snapshot eval-summaries bench bench-sources bench-autoscale bench-retrieval bench-scale soak clean
 
 # PyTorch first, and the right build: without nvidia-smi, the CPU build from PyTorch's CPU wheel
 # index (PyPI's Linux wheels are multi-GB CUDA builds); with it, PyPI's CUDA build. Force either:
@@ -114,8 +114,17 @@ manifests: $(STAMP)
 FILES ?= $(wildcard ../shared/arxiv/corpus/*.jsonl)
 SUMMARIES ?= 1
 ingest: $(STAMP)
-	@test -n "$(FILES)" || { echo 'no input: make ingest FILES="a.jsonl b.jsonl.gz"'; exit 2; }
+ifneq ($(SNAPSHOT),)
+	$(PY) -m deployments.store.snapshot load $(SNAPSHOT)
+else
+	@test -n "$(FILES)" || { echo 'no input: make ingest FILES="a.jsonl b.jsonl.gz" (or SNAPSHOT=file)'; exit 2; }
 	$(PY) -m deployments.ingest $(if $(filter 1,$(SUMMARIES)),--summaries) $(FILES)
+endif
+
+# The served embedded index as a Qdrant shard snapshot (SNAPSHOT, default ./data/arxiv_index.snapshot);
+# `make ingest SNAPSHOT=file` loads one, from here or from a server's shard (docs/scale.md).
+index-snapshot: $(STAMP)
+	$(PY) -m deployments.store.snapshot save $(or $(SNAPSHOT),./data/arxiv_index.snapshot)
 
 # The local arXiv stand-in on :8081 (the shared real corpus when present, else a small sample).
 standin: $(STAMP)

@@ -18,7 +18,8 @@ and a plot (``--plot``, default ``bench/results/scale.png``).
 - The serving side is measured in a fresh process, as the ArxivFetcher opens the index:
   ``open_s``, then fused hybrid searches (``PaperIndex.rank``, both legs and the mix) at
   concurrency 1, without a filter and with a date range + category filter (p50/p99 of 200
-  queries), ``c8_over_c1`` (searches/s with 8 threads over 1), and ``rss_mb`` after all that.
+  queries), ``c8_over_c1`` (searches/s with 8 threads over 1), ``dense_recall_at_10`` (the
+  dense leg as served, HNSW and int8 quantization, against an exact scan), and ``rss_mb``.
 - ``memory_search_ms``: ``POST /memory/search``'s store call (``PaperMemory.search``) with
   ``n`` papers stored, for n <= 100,000 (memory grows with use, not with arXiv).
 - ``local``: qdrant-client's old embedded mode, the baseline, at ``--local-sizes`` (it passes
@@ -47,8 +48,9 @@ from typing import Any
 import numpy as np
 
 from bench.data.scitldr import SHARED_SCITLDR, load_records
-from deployments.index.paper_index import PaperIndex
+from deployments.index.paper_index import DENSE, PaperIndex
 from deployments.index.records import IndexRecord
+from deployments.store.points import Leg
 
 DIM = 384
 CLUSTERS = 2_000
@@ -181,6 +183,7 @@ def measure(engine: str, folder: Path, n: int) -> dict[str, Any]:
     filtered = [
         timed(partial(search, i, categories=[CATEGORIES[i % 5]], **window)) for i in range(QUERIES)
     ]
+    recall = dense_recall(index, vectors)
     started = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(search, range(QUERIES)))
@@ -191,10 +194,27 @@ def measure(engine: str, folder: Path, n: int) -> dict[str, Any]:
         "search_ms": percentiles(plain),
         "filtered_ms": percentiles(filtered),
         "c8_over_c1": round(c8_per_s / c1_per_s, 2),
+        "dense_recall_at_10": recall,
         "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
     }
     index.close()
     return result
+
+
+def dense_recall(index: PaperIndex, vectors: np.ndarray) -> float:
+    """The dense leg's top 10 as served (HNSW, int8 with rescoring) against an exact scan of
+    the full vectors: the share of the true top 10 found, over the first 50 queries."""
+    assert index.store is not None
+    found = 0
+    for vector in vectors[:50]:
+        approx, exact = index.store.query(
+            [
+                Leg(DENSE, 10, dense=vector.tolist()),
+                Leg(DENSE, 10, dense=vector.tolist(), exact=True),
+            ]
+        )
+        found += len({h.id for h in approx} & {h.id for h in exact})
+    return round(found / (10 * 50), 4)
 
 
 def memory_search(n: int) -> dict[str, float]:

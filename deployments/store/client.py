@@ -93,10 +93,21 @@ class ClientStore:
         return self._names
 
     def create(self, schema: Schema) -> None:
-        dense = qm.VectorParams(size=schema.dimension, distance=qm.Distance.COSINE)
+        # As on Edge: at millions of points the float vectors on disk, an int8 copy in RAM.
+        quantization = None
+        if schema.quantized:
+            int8 = qm.ScalarQuantizationConfig(type=qm.ScalarType.INT8, quantile=0.99)
+            quantization = qm.ScalarQuantization(scalar=int8)
+        dense = qm.VectorParams(
+            size=schema.dimension,
+            distance=qm.Distance.COSINE,
+            on_disk=schema.quantized or None,
+            quantization_config=quantization,
+        )
         sparse = None
         if schema.sparse is not None:
-            sparse = {schema.sparse: qm.SparseVectorParams(modifier=qm.Modifier.IDF)}
+            index = qm.SparseIndexParams(on_disk=schema.quantized or None)
+            sparse = {schema.sparse: qm.SparseVectorParams(index=index, modifier=qm.Modifier.IDF)}
         self.client.create_collection(
             self.collection,
             vectors_config=dense if schema.dense == "" else {schema.dense: dense},
@@ -182,6 +193,7 @@ class ClientStore:
                     using=leg.using or None,
                     filter=_filter(leg.where),
                     limit=leg.limit,
+                    params=qm.SearchParams(exact=True) if leg.exact else None,
                     with_payload=False,
                 )
             )

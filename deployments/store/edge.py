@@ -108,7 +108,7 @@ class EdgeStore:
         self.location = str(self.folder)
         self._shard: qe.EdgeShard | None = None
         self._dense_sizes: dict[str, int] = {}
-        self._sparse_names: list[str] = []
+        self.sparse_names: list[str] = []
         self._closed = False
         if is_edge_shard(self.folder):
             self._open(lambda: qe.EdgeShard.load(self.location))
@@ -132,7 +132,7 @@ class EdgeStore:
             ) from None
         self._shard = shard
         self._dense_sizes = {name: int(v["size"]) for name, v in config["vectors"].items()}
-        self._sparse_names = list(config.get("sparse_vectors") or {})
+        self.sparse_names = list(config.get("sparse_vectors") or {})
 
     @property
     def shard(self) -> qe.EdgeShard:
@@ -159,7 +159,7 @@ class EdgeStore:
         if not points:
             return
         dense_name = next(iter(self._dense_sizes))
-        sparse_names = self._sparse_names
+        sparse_names = self.sparse_names
         made = []
         for point in points:
             vectors: dict[str, Any] = {dense_name: [float(x) for x in point.dense]}
@@ -209,10 +209,11 @@ class EdgeStore:
     def query(self, legs: Sequence[Leg]) -> list[list[Hit]]:
         if not legs or self._shard is None:
             return [[] for _ in legs]
-        params = qe.SearchParams(
+        approximate = qe.SearchParams(
             hnsw_ef=HNSW_EF,
             quantization=qe.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING),
         )
+        exact = qe.SearchParams(exact=True, quantization=qe.QuantizationSearchParams(ignore=True))
         requests = []
         for leg in legs:
             if leg.sparse is not None:
@@ -224,7 +225,7 @@ class EdgeStore:
                     limit=leg.limit,
                     query=qe.Query.Nearest(wanted, using=leg.using),
                     filter=_filter(leg.where),
-                    params=params,
+                    params=exact if leg.exact else approximate,
                     with_payload=False,
                 )
             )

@@ -48,14 +48,19 @@ class Generations:
         unpublished = [p for p in self.retired() if served is None or p.name > served.name]
         if unpublished and not _held(unpublished[-1]):
             return unpublished[-1]
-        now_ns = time.time_ns()  # names sort by time: the newest unpublished one is resumed
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now_ns // 10**9))
-        name = f"{stamp}.{now_ns % 10**9:09d}-{os.getpid()}"
-        target = self.folder / SHARDS / name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = self.fresh()
         if served is not None and served.is_dir():
-            # The lock file is copied as plain bytes: the lock itself belongs to the process.
+            # The server holds the shard open only to read it; its lock (a flock) is not copied.
             shutil.copytree(served, target)
+        return target
+
+    def fresh(self) -> Path:
+        """A new shard folder's path (not created), named so that names sort by time: the
+        newest unpublished shard is the one a resumed ingest takes."""
+        now_ns = time.time_ns()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now_ns // 10**9))
+        target = self.folder / SHARDS / f"{stamp}.{now_ns % 10**9:09d}-{os.getpid()}"
+        target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
     def publish(self, shard: Path) -> None:

@@ -66,13 +66,15 @@ class Where:
 @dataclass(frozen=True)
 class Leg:
     """One nearest-neighbour search: a dense vector or sparse terms against the vector named
-    ``using``, to ``limit`` hits, under ``where``."""
+    ``using``, to ``limit`` hits, under ``where``. ``exact``: score every point with the full
+    vectors (no HNSW, no quantization): for measuring what the approximate search loses."""
 
     using: str
     limit: int
     dense: Sequence[float] | None = None
     sparse: SparseTerms | None = None
     where: Where | None = None
+    exact: bool = False
 
 
 @dataclass(frozen=True)

@@ -125,3 +125,29 @@ def test_the_old_embedded_format_is_refused_then_converted_without_embedding(
     assert hit.paper.arxiv_id == RECORDS[5].arxiv_id  # its own vector, copied as it was
     index.close()
     assert (tmp_path / "collection").is_dir()  # the old files are left to the operator
+
+
+def test_a_snapshot_saved_here_loads_elsewhere_and_a_bad_one_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    from deployments.store.snapshot import load, save
+
+    ingest(tmp_path / "a", RECORDS)
+    snapshot = tmp_path / "index.snapshot"
+    saved = save(tmp_path / "a" / "arxiv_index", snapshot)
+    assert snapshot.is_file() and saved["mb"] > 0
+    elsewhere = tmp_path / "b"
+    ingest(elsewhere, RECORDS[:2])
+    reader = PaperIndex(None, path=str(elsewhere))  # served while the snapshot loads
+    loaded = load(snapshot, elsewhere / "arxiv_index")
+    assert loaded["points"] == len(RECORDS) and loaded["dimension"] == DIM
+    assert reader.refresh() and reader.stats().records == len(RECORDS)
+    served = reader.generation
+    truncated = tmp_path / "truncated.snapshot"
+    truncated.write_bytes(snapshot.read_bytes()[:4096])
+    for bad in (truncated, SAMPLE_CORPUS):
+        with pytest.raises(StoreUnreadable, match=str(bad)):
+            load(bad, elsewhere / "arxiv_index")
+    assert not reader.refresh() and reader.generation == served
+    assert [p.name for p in (elsewhere / "arxiv_index" / "shards").iterdir()] == [served]
+    reader.close()
