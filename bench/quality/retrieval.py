@@ -21,7 +21,7 @@ Methods, each scored by Recall@1/5/20 and MRR:
     fused         PaperIndex.rank, the dense + BM25 mix the arm searches with
     dense         the dense leg alone (MiniLM, cosine)
     lexical       the lexical leg alone (BM25 over stems)
-    rrf           the plain recipe for comparison: Qdrant's reciprocal-rank fusion (k=60) of
+    rrf           the plain recipe for comparison: reciprocal-rank fusion (k=60) of
                   the same two legs
     api_and       ArxivClient(fallback=False) against the local arXiv stand-in serving the same
                   documents: every query word ANDed, as arXiv does
@@ -399,6 +399,7 @@ def main(argv: list[str] | None = None) -> None:
             for start in range(0, len(docs), UPSERT_BATCH):
                 batch = slice(start, start + UPSERT_BATCH)
                 index.upsert([d.record for d in docs[batch]], doc_vectors[batch])
+            index.finish()  # the search indexes built, as after an ingest
             index_size = index.stats().records
             log(f"index: {index_size} points ({time.perf_counter() - t:.1f}s)")
             for mode in ("fused", "dense", "lexical", "rrf"):

@@ -29,39 +29,16 @@ import numpy as np
 from deployments.index.fusion import DENSE_WEIGHT, LEG_DEPTH, mix, rrf
 from deployments.index.lexical import LexicalEncoder
 from deployments.index.records import IndexRecord
+from deployments.index.schema import DENSE, LEXICAL, index_schema, search_filter
 from deployments.index.shards import IndexShards
 from deployments.store.client import ClientStore
 from deployments.store.legacy import refuse_legacy
-from deployments.store.points import (
-    AnyOf,
-    IntRange,
-    Leg,
-    NewPoint,
-    PointStore,
-    Schema,
-    StoreLocked,
-    Where,
-)
+from deployments.store.points import Leg, NewPoint, PointStore, StoreLocked
 from models.contracts import SearchRequest
 from models.paper import Paper, day_key, from_day_key, point_id
 from models.settings import IndexSettings, read_secret
 
-DENSE = "dense"
-LEXICAL = "lexical"
 _PAPER_FIELDS_NOT_STORED = {"summary", "relevance_score", "citation", "bibtex"}
-
-
-def index_schema(dimension: int) -> Schema:
-    """The index's collection: dense + lexical vectors, the date and category indexes, and
-    vectors kept on disk with an int8 copy in RAM (millions of points)."""
-    return Schema(
-        dimension=dimension,
-        dense=DENSE,
-        sparse=LEXICAL,
-        integer_fields=("published_day",),
-        keyword_fields=("categories",),
-        quantized=True,
-    )
 
 
 # The embedded index is held by another process: an ingest already writing, or, for an index
@@ -279,23 +256,6 @@ class PaperIndex:
         day = self.store.largest("published_day") if count else None
         return IndexStats(count, from_day_key(day) if day else None, self.generation)
 
-    @staticmethod
-    def _filter(
-        start_date: date | None, end_date: date | None, categories: Sequence[str] | None
-    ) -> Where | None:
-        must: list[IntRange | AnyOf] = []
-        if start_date or end_date:
-            must.append(
-                IntRange(
-                    "published_day",
-                    gte=day_key(start_date) if start_date else None,
-                    lte=day_key(end_date) if end_date else None,
-                )
-            )
-        if categories:
-            must.append(AnyOf("categories", tuple(categories)))
-        return Where(must=tuple(must)) if must else None
-
     def rank(
         self,
         query_vector: np.ndarray,
@@ -312,7 +272,7 @@ class PaperIndex:
         ``rrf`` (reciprocal-rank fusion of the same two legs, k=60: the plain recipe)."""
         if self.store is None or self.dimension is None:
             return []  # nothing ingested yet
-        where = self._filter(start_date, end_date, categories)
+        where = search_filter(start_date, end_date, categories)
         depth = max(LEG_DEPTH, limit)
         dense = Leg(DENSE, depth, dense=np.asarray(query_vector, dtype=np.float32).tolist())
         terms = self.lexical.query(query_text)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from deployments.index.lexical import SparseTerms
-from deployments.index.paper_index import DENSE, LEXICAL, index_schema
+from deployments.index.schema import DENSE, LEXICAL, index_schema
 from deployments.memory.paper_memory import memory_schema
 from deployments.store.client import ClientStore
 from deployments.store.edge import EdgeStore

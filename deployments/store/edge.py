@@ -7,7 +7,8 @@ segment; ``optimize`` (run by the ingest when it is done) builds the HNSW and me
 At millions of points (``Schema.quantized``) RAM stays bounded: the float32 vectors live on disk
 (memory-mapped, read only to rescore), an int8 scalar-quantized copy stays in RAM for the HNSW
 walk (a quarter of the size), the sparse index and the payload are on disk, and the payload
-indexes (date, categories) in RAM. ``bench.retrieval`` measures what that costs in recall.
+indexes (date, categories) in RAM. What that costs in recall: ``bench.scale``'s
+``dense_recall_at_10`` and ``bench.retrieval``.
 
 The shard's write-ahead log holds an exclusive lock on the folder: a second process opening it
 gets ``StoreLocked``, as the old embedded mode's folder lock did.

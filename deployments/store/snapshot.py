@@ -26,7 +26,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from deployments.index.paper_index import DENSE, LEXICAL
+from deployments.index.schema import DENSE, LEXICAL
 from deployments.store.edge import EdgeStore
 from deployments.store.generations import Generations
 from deployments.store.points import StoreUnreadable

@@ -129,9 +129,15 @@ def test_a_killed_ingest_resumes_where_it_stopped(serve_url: str, tmp_path: Path
 
 
 @pytest.fixture(scope="module")
-def indexed_app(serve_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+def indexed_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where ``indexed_app`` keeps its data (its index under ``index/``)."""
+    return tmp_path_factory.mktemp("indexed")
+
+
+@pytest.fixture(scope="module")
+def indexed_app(serve_url: str, indexed_folder: Path) -> Iterator[App]:
     """The graph on an ingested index, with arXiv unreachable (a closed port): offline."""
-    tmp = tmp_path_factory.mktemp("indexed")
+    tmp = indexed_folder
     index = PaperIndex(DIM, path=str(tmp / "index"))
     ingest([str(SAMPLE_CORPUS)], index, summaries=True, progress=False)
     index.close()  # embedded: the fetcher opens it next
@@ -183,3 +189,42 @@ def test_capabilities_and_health_say_what_the_index_holds(indexed_app: App) -> N
         search = indexed_app.client.get(path).json()["search"]
         assert search["source"] == "index" and search["configured"] == "auto"
         assert search["index"] == {"records": 10, "newest": "2024-05-07"}
+
+
+def test_an_ingest_while_serving_fails_no_request_and_is_answered_after_the_switch(
+    indexed_app: App, indexed_folder: Path, tmp_path: Path
+) -> None:
+    """Last in this file: it adds records to the served index."""
+    import threading
+
+    corpus = tmp_path / "new.jsonl"
+    corpus.write_text(kaggle_line(1, year=2024, words="hypergraph tournaments") + "\n")
+    asked = {"query": "sparse hypergraph tournaments", "max_papers": 3}
+    before = indexed_app.client.post("/execute", json=asked).json()
+    assert "2101.00001" not in [p["arxiv_id"] for p in before["papers"]]
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        while not stop.is_set():
+            answer = indexed_app.client.post("/execute", json={"query": "weak lensing"})
+            statuses.append(answer.status_code)
+
+    asking = threading.Thread(target=keep_asking)
+    asking.start()
+    try:
+        index = PaperIndex(DIM, path=str(indexed_folder / "index"), ingest=True)
+        report = ingest([str(corpus)], index, progress=False)
+        index.close()
+        assert report.indexed == 1 and report.index["records"] == 11
+        found, deadline = [], time.monotonic() + 30
+        while "2101.00001" not in found and time.monotonic() < deadline:
+            after = indexed_app.client.post("/execute", json=asked).json()
+            found = [p["arxiv_id"] for p in after["papers"]]
+    finally:
+        stop.set()
+        asking.join(30)
+    assert "2101.00001" in found  # the new shard answers, with no restart
+    assert statuses and set(statuses) == {200}, statuses
+    health = indexed_app.client.get("/health").json()["search"]["index"]
+    assert health["records"] == 11

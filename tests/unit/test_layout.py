@@ -54,8 +54,8 @@ print(len({cores!r}))
 
 
 # Packages that no deployment is: shared helpers, the local index (a library of the fetcher and
-# of the ingest job), the ingest job, and what runs inside Serve's proxy.
-LIBRARIES = ("common", "index", "ingest", "proxy")
+# of the ingest job), the ingest job, what runs inside Serve's proxy, and the stores.
+LIBRARIES = ("common", "index", "ingest", "proxy", "store")
 
 
 def test_each_stage_package_has_one_thin_deployment_module() -> None:
