@@ -7,8 +7,8 @@ read (``JsonLinesDatasource``: streamed line by line, plain or gzip) -> parse (`
 records, or bad lines with their line numbers; records the index already holds at that version
 or a later one are marked present here and never embedded) -> embed (``EmbedRows`` actors:
 the Embedder's own ``TextEmbedder``, on CPU or on a GPU each, optionally the extractive summary
-too) -> this process writes batches to Qdrant (``PaperIndex.upsert``; embedded Qdrant admits
-one process).
+too) -> this process writes batches to Qdrant (``PaperIndex.upsert``: embedded, into a new shard
+generation that the serving graph switches to when the ingest ends; ``deployments.store``).
 
 The same command runs on one machine (a local Ray) or on a cluster (``RAY_ADDRESS``, as a
 KubeRay RayJob: ``k8s/ingest-rayjob.yaml``). Memory stays flat whatever the file size: Ray
@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Ingest arXiv metadata (Kaggle arxiv-metadata-oai-snapshot JSON Lines, "
         "plain or .gz, or arXiv .abs header records) into the local index. Settings as the "
         "graph's: INDEX_PATH (embedded, default ./data/index) or QDRANT_URL (a server), "
-        "EMBEDDING_MODEL. Run it while the graph is stopped when the index is embedded.",
+        "EMBEDDING_MODEL. The graph may serve meanwhile: an embedded index switches to the new "
+        "records when the ingest ends.",
     )
     parser.add_argument("paths", nargs="+", help="JSON Lines files (local paths or URIs)")
     parser.add_argument(

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             print(json.dumps(convert(folder, name)))
         except StoreLocked as exc:
-            print(f"{exc}: stop the graph first", file=sys.stderr)
+            print(f"{exc}: stop whatever holds the old folder first", file=sys.stderr)
             return 1
     return 0
 
