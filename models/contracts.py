@@ -223,3 +223,102 @@ class MemoryStage(Protocol):
     async def search(self, query: MemoryQuery) -> list[StoredPaper]: ...
 
     async def delete(self, arxiv_ids: list[str]) -> int: ...
+
+
+# --- Reader -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PassageHit:
+    """One passage of a paper version ranked for a question (Reader -> Ingress). ``anchor``:
+    the HTML element id of the paragraph that best matches, or None in a PDF (``page`` then);
+    ``char_start``/``char_end``: offsets into the paper's stored text; ``score`` in [0, 1]."""
+
+    paper: str
+    index: int
+    text: str
+    section: str
+    kind: str
+    anchor: str | None
+    page: int | None
+    char_start: int
+    char_end: int
+    source: Literal["html", "pdf"]
+    score: float
+    anchor_url: str = ""  # set by the Reader: the HTML URL + "#anchor", or PDF + "#page=N"
+
+
+@dataclass(frozen=True)
+class EvidenceRequest:
+    """Passages of some papers for a question (Ingress -> Reader). ``papers``: versions
+    ("2401.01234v2"); ``deadline_s``: how long the Ingress waits; a paper not read by then
+    has no evidence this time (its reading goes on, for the next request)."""
+
+    query: str
+    query_vector: np.ndarray = field(compare=False, repr=False)
+    papers: tuple[str, ...] = ()
+    per_paper: int = 3
+    deadline_s: float = 20.0
+
+
+@dataclass
+class EvidenceResult:
+    """Ranked passages per paper version; ``failures``: paper -> why it has none (a reason of
+    ``deployments.reader.document.Unreadable``); ``sources``: paper -> html or pdf."""
+
+    passages: dict[str, list[PassageHit]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    papers_read: int = 0
+    papers_reused: int = 0
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """``POST /read`` (Ingress -> Reader): a window of one paper's text, its outline, and with
+    a ``question`` (and its vector) the paper's best passages for it."""
+
+    paper: str
+    start: int = 0
+    max_chars: int = 12_000
+    question: str | None = None
+    question_vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+    per_paper: int = 3
+    deadline_s: float = 20.0
+
+
+@dataclass
+class ReadResult:
+    """One paper's text as ``/read`` returns it; ``failure`` set (and the rest empty) when it
+    could not be read. ``outline``: (number, title, level, anchor) per heading."""
+
+    paper: str
+    version: int | None
+    source: str | None = None
+    title: str = ""
+    outline: list[tuple[str, str, int, str]] = field(default_factory=list)
+    text: str = ""
+    start: int = 0
+    next_start: int | None = None
+    total_chars: int = 0
+    passages: list[PassageHit] = field(default_factory=list)
+    html_url: str = ""
+    pdf_url: str = ""
+    failure: str | None = None
+
+
+class ReaderInfo(BaseModel):
+    """What the Reader has done (Reader.info)."""
+
+    papers_read: int = Field(ge=0, description="Papers fetched and parsed by this replica.")
+    cache_hits: int = Field(ge=0, description="Full texts served from the disk cache.")
+    passages_stored: int = Field(ge=0, description="Passages in the passage store.")
+    store: Literal["embedded", "server"]
+
+
+class ReadStage(Protocol):
+    async def evidence(self, request: EvidenceRequest) -> EvidenceResult: ...
+
+    async def read(self, request: ReadRequest) -> ReadResult: ...
+
+    async def info(self) -> ReaderInfo: ...

@@ -6,12 +6,17 @@ log, and answers on a background thread::
                                        query, status, mode, bytes sent
     GET  /api/query                    arXiv's API: Atom over the records (``query``, ``feed``),
                                        or the fault mode's answer (``faults``)
+    GET  /html/<id>, /pdf/<id>         a paper's full text: real fixtures, else generated
+                                       (``fulltext``)
+    POST /_fulltext {"arxiv_id": ID, "mode": MODE}   that paper's full text misbehaves
+                                       (mode "ok" clears it)
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
@@ -21,6 +26,8 @@ from urllib.parse import parse_qs, urlparse
 
 from arm_dev.arxiv.faults import Answer, canned_answer, reset_connection, send_huge, spoil
 from arm_dev.arxiv.feed import render_error, render_feed
+from arm_dev.arxiv.fulltext import FAULT_MODES
+from arm_dev.arxiv.fulltext import answer as fulltext_answer
 from arm_dev.arxiv.query import QueryError, evaluate
 from arm_dev.arxiv.records import Record
 from arm_dev.background_server import BackgroundServer
@@ -47,6 +54,7 @@ class StandIn(BackgroundServer):
         self.lock = threading.Lock()
         self.log: list[dict[str, Any]] = []
         self.fault: dict[str, Any] = {"mode": "ok", "count": 0}
+        self.fulltext_faults: dict[str, str] = {}  # version-less id -> fulltext fault mode
         super().__init__(host, port, _handler_for(self))
 
     @property
@@ -61,6 +69,26 @@ class StandIn(BackgroundServer):
         with self.lock:
             self.log.clear()
             self.fault = {"mode": "ok", "count": 0}
+            self.fulltext_faults.clear()
+
+    def set_fulltext_fault(self, arxiv_id: str, mode: str) -> None:
+        if mode not in (*FAULT_MODES, "ok"):
+            raise ValueError(f"unknown full-text mode {mode!r}; one of {FAULT_MODES}")
+        with self.lock:
+            if mode == "ok":
+                self.fulltext_faults.pop(arxiv_id, None)
+            else:
+                self.fulltext_faults[arxiv_id] = mode
+
+    def fulltext(self, kind: str, paper: str) -> tuple[int, str, bytes, str]:
+        """(status, content type, body, fault mode) of ``GET /<kind>/<paper>``."""
+        base = re.sub(r"v\d+$", "", paper)
+        with self.lock:
+            mode = self.fulltext_faults.get(base, "ok")
+        record = self.by_id.get(base)
+        title = record.title if record else f"A generated paper {base}"
+        status, ctype, body = fulltext_answer(kind, paper, title, mode)
+        return status, ctype, body, mode
 
     def requests(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -176,6 +204,10 @@ def _handler_for(state: StandIn) -> type[BaseHTTPRequestHandler]:
                     200, json.dumps(state.requests()).encode(), {"Content-Type": "application/json"}
                 )
                 return
+            kind, _, paper = url.path.strip("/").partition("/")
+            if kind in ("html", "pdf") and paper:
+                self._send_fulltext(kind, paper)
+                return
             if url.path != "/api/query":
                 self._send(404, b"not found\n", {"Content-Type": "text/plain"})
                 return
@@ -222,6 +254,27 @@ def _handler_for(state: StandIn) -> type[BaseHTTPRequestHandler]:
                 with state.lock:
                     entry["t_end"] = time.time()
 
+        def _send_fulltext(self, kind: str, paper: str) -> None:
+            entry: dict[str, Any] = {"t_start": time.time(), "path": self.path, "status": None}
+            with state.lock:
+                state.log.append(entry)
+            status, ctype, body, mode = state.fulltext(kind, paper)
+            entry.update(status=status, mode=mode)
+            headers = {"Content-Type": ctype}
+            if kind == "pdf" and status == 200:
+                headers["Content-Disposition"] = f'inline; filename="{paper}.pdf"'
+            try:
+                if mode == "oversized" and kind == "html":
+                    send_huge(self, {"size_bytes": 64 << 20}, {}, lambda sent: None)
+                elif mode == "slow" and kind == "html":
+                    self._send(status, body, headers, every_s=0.5)
+                else:
+                    self._send(status, body, headers)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+            finally:
+                entry["t_end"] = time.time()
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             payload = json.loads(self.rfile.read(length) or b"{}")
@@ -231,6 +284,12 @@ def _handler_for(state: StandIn) -> type[BaseHTTPRequestHandler]:
                 state.set_fault(mode, count, **payload)
             elif self.path == "/_reset":
                 state.reset()
+            elif self.path == "/_fulltext":
+                try:
+                    state.set_fulltext_fault(str(payload["arxiv_id"]), str(payload["mode"]))
+                except (KeyError, ValueError) as exc:
+                    self._send(400, str(exc).encode(), {"Content-Type": "text/plain"})
+                    return
             else:
                 self._send(404, b"not found\n", {"Content-Type": "text/plain"})
                 return

@@ -1,0 +1,211 @@
+"""``PaperReader``: the Reader stage's work, without Serve. A paper version is fetched and
+parsed once (``FullTextClient``), kept on disk (``TextCache``), cut into passages, embedded by
+the Embedder and stored (``PassageStore``); every later question only ranks.
+
+Bounded in time: ``evidence`` and ``read`` wait at most the request's ``deadline_s`` for a paper
+to be read; a paper still being read then comes back as a ``timeout`` failure while its reading
+goes on in the background, so the next request finds it stored. One read per paper version is
+in flight in a replica at a time (later askers join it); across replicas on a node the text
+cache's per-paper lock does the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from deployments.reader.document import Document, TextSource
+from deployments.reader.fetch import Fetched, FullTextClient, ReadFailed
+from deployments.reader.passage_store import PassageStore
+from deployments.reader.passages import passages
+from deployments.reader.text_cache import TextCache
+from models.contracts import (
+    EvidenceRequest,
+    EvidenceResult,
+    PassageHit,
+    ReadRequest,
+    ReadResult,
+)
+
+Embed = Callable[[list[str]], Awaitable[np.ndarray]]
+EMBED_CHUNK = 128  # passages per Embedder call (a long paper has several hundred)
+VERSIONED = re.compile(r"v\d+$")
+
+
+class ReadObserver(Protocol):
+    """What the Reader tells its metrics (``deployments.common.metrics.ReaderMetrics``)."""
+
+    def read(self, source: str, parse_s: float) -> None: ...
+
+    def cache(self, *, hit: bool) -> None: ...
+
+    def failed(self, reason: str) -> None: ...
+
+
+class _Unobserved:
+    def read(self, source: str, parse_s: float) -> None:
+        pass
+
+    def cache(self, *, hit: bool) -> None:
+        pass
+
+    def failed(self, reason: str) -> None:
+        pass
+
+
+@dataclass
+class Stored:
+    """A paper version that is read and stored: what ``read`` needs besides its passages."""
+
+    paper: str
+    version: int | None
+    document: Document
+    source: TextSource
+
+
+class PaperReader:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        client: FullTextClient,
+        cache: TextCache,
+        store: PassageStore,
+        embed: Embed,
+        observer: ReadObserver | None = None,
+    ) -> None:
+        self.client = client
+        self.cache = cache
+        self.store = store
+        self.embed = embed
+        self.observer: ReadObserver = observer or _Unobserved()
+        self._reading: dict[str, asyncio.Task[Stored]] = {}
+        self.papers_read = 0
+
+    async def evidence(self, request: EvidenceRequest) -> EvidenceResult:
+        """The best ``per_paper`` passages of each paper for the query (see the module)."""
+        result = EvidenceResult()
+        papers = list(dict.fromkeys(request.papers))
+        stored = await asyncio.to_thread(self.store.stored, papers)
+        missing = [p for p in papers if p not in stored]
+        result.papers_reused = len(papers) - len(missing)
+        reads = {p: self._read_once(p) for p in missing}
+        if reads:
+            done, _ = await asyncio.wait(reads.values(), timeout=request.deadline_s)
+            for paper, task in reads.items():
+                if task not in done:
+                    result.failures[paper] = "timeout"
+                elif task.exception() is not None:
+                    exc = task.exception()
+                    result.failures[paper] = exc.reason if isinstance(exc, ReadFailed) else "empty"
+                else:
+                    stored.add(paper)
+                    result.papers_read += 1
+        ranked = [p for p in papers if p in stored]
+        if ranked:
+            best = await asyncio.to_thread(
+                self.store.rank, ranked, request.query, request.query_vector, request.per_paper
+            )
+            result.passages = {p: self._linked(hits) for p, hits in best.items()}
+            result.sources = {p: hits[0].source for p, hits in best.items() if hits}
+        return result
+
+    async def read(self, request: ReadRequest) -> ReadResult:
+        """A window of the paper's text, its outline and, with a question, its best passages."""
+        html_url, pdf_url = self.client.links(request.paper)
+        result = ReadResult(request.paper, None, html_url=html_url, pdf_url=pdf_url)
+        task = self._read_once(request.paper)
+        try:
+            stored = await asyncio.wait_for(asyncio.shield(task), request.deadline_s)
+        except TimeoutError:
+            result.failure = "timeout"
+            return result
+        except ReadFailed as exc:
+            result.failure = exc.reason
+            return result
+        text = stored.document.text
+        start = min(max(request.start, 0), len(text))
+        end = min(start + request.max_chars, len(text))
+        result.paper, result.version, result.source = stored.paper, stored.version, stored.source
+        result.html_url, result.pdf_url = self.client.links(stored.paper)
+        result.title = stored.document.title
+        result.outline = [(h.number, h.title, h.level, h.anchor) for h in stored.document.outline]
+        result.text, result.start, result.total_chars = text[start:end], start, len(text)
+        result.next_start = end if end < len(text) else None
+        if request.question and request.question_vector is not None:
+            best = await asyncio.to_thread(
+                self.store.rank,
+                [stored.paper],
+                request.question,
+                request.question_vector,
+                request.per_paper,
+            )
+            result.passages = self._linked(best.get(stored.paper, []))
+        return result
+
+    def _linked(self, hits: list[PassageHit]) -> list[PassageHit]:
+        """The hits with the links that open each paper at them."""
+        out = []
+        for hit in hits:
+            html_url, pdf_url = self.client.links(hit.paper)
+            if hit.source == "html" and hit.anchor:
+                url = f"{html_url}#{hit.anchor}"
+            else:
+                url = f"{pdf_url}#page={hit.page or 1}" if hit.source == "pdf" else html_url
+            out.append(replace(hit, anchor_url=url))
+        return out
+
+    def _read_once(self, paper: str) -> asyncio.Task[Stored]:
+        """The one in-flight read of this paper version in this replica (started if none)."""
+        task = self._reading.get(paper)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._read(paper))
+            self._reading[paper] = task
+            task.add_done_callback(lambda _: self._reading.pop(paper, None))
+        return task
+
+    async def _read(self, paper: str) -> Stored:
+        try:
+            async with self.cache.claim(paper, wait_s=self.client.timeout_s * 2):
+                stored = await self._text(paper)
+                done = await asyncio.to_thread(self.store.stored, [stored.paper])
+                if not done:
+                    cut = passages(stored.document)
+                    texts = [p.text for p in cut]
+                    chunks = [
+                        await self.embed(texts[i : i + EMBED_CHUNK])
+                        for i in range(0, len(texts), EMBED_CHUNK)
+                    ]
+                    vectors = np.concatenate(chunks) if chunks else np.zeros((0, 1))
+                    await asyncio.to_thread(
+                        self.store.add, stored.paper, stored.source, cut, vectors
+                    )
+                return stored
+        except ReadFailed as exc:
+            self.observer.failed(exc.reason)
+            raise
+
+    async def _text(self, paper: str) -> Stored:
+        """The parsed text, from the disk cache or from arXiv (then cached)."""
+        cached = await asyncio.to_thread(self.cache.get, paper)
+        self.observer.cache(hit=cached is not None)
+        if cached is not None:
+            document, extra = cached
+            return Stored(extra["paper"], extra.get("version"), document, document.source)
+        started = time.perf_counter()
+        fetched: Fetched = await self.client.fetch(paper)
+        self.observer.read(fetched.source, time.perf_counter() - started)
+        self.papers_read += 1
+        version = fetched.version
+        key = paper if VERSIONED.search(paper) or version is None else f"{paper}v{version}"
+        extra = {"paper": key, "version": version, "url": fetched.url}
+        await asyncio.to_thread(self.cache.put, key, fetched.document, extra)
+        if key != paper:  # an unversioned ask: the latest version, under both names
+            await asyncio.to_thread(self.cache.put, paper, fetched.document, extra)
+        return Stored(key, version, fetched.document, fetched.source)
