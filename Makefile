@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 
-.PHONY: run monitor test test-unit test-graph test-vllm-cpu test-gpu lint openapi manifests standin ingest index-snapshot eval-summaries bench bench-sources bench-autoscale bench-retrieval bench-scale soak clean
+.PHONY: run monitor test test-unit test-graph test-vllm-cpu test-gpu lint openapi manifests standin ingest index-snapshot eval-summaries bench bench-sources bench-autoscale bench-retrieval bench-evidence bench-scale soak clean
 
 # PyTorch first, and the right build: without nvidia-smi, the CPU build from PyTorch's CPU wheel
 # index (PyPI's Linux wheels are multi-GB CUDA builds); with it, PyPI's CUDA build. Force either:
@@ -153,6 +153,10 @@ soak: $(STAMP)
 # Known-item retrieval on SciTLDR-A (docs/quality.md, "Search quality"): one JSON line.
 bench-retrieval: $(STAMP)
 	$(PY) -m bench.retrieval
+
+# Evidence passages on QASPER-format data (docs/reading.md): Recall@1/3/5 and MRR. About 30 s.
+bench-evidence: $(STAMP)
+	$(PY) -m bench.evidence
 
 # The local index's store from 10k to 1M synthetic records: write rate, build, disk, RSS, open
 # time and fused search latency, against the old embedded mode (docs/scale.md). About 30 min.

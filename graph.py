@@ -1,4 +1,4 @@
-"""The application builder: ``serve_config.yaml``'s args -> the bound graph of six deployments.
+"""The application builder: ``serve_config.yaml``'s args -> the bound graph of seven deployments.
 
 ``serve run serve_config.yaml`` imports ``graph:app`` and calls it with the config's ``args``;
 Serve validates them into ``GraphArgs``. The settings are resolved here, once (environment
@@ -20,6 +20,7 @@ from deployments.common.packaged_model import model_dimension
 from deployments.embedder.deployment import Embedder
 from deployments.ingress.deployment import Ingress
 from deployments.memory.deployment import MemoryWriter
+from deployments.reader.deployment import Reader
 from deployments.summarizer.deployment import Summarizer
 from models.settings import Settings, StageSettings
 
@@ -86,7 +87,10 @@ def build_app(
         llm = _vllm_deployment(llm_config, stages.summarizer.model)
     summarizer = _stage(Summarizer, options).bind(stages.summarizer, embedder, llm)
     memory = _stage(MemoryWriter, options).bind(stages.memory)
-    return _stage(Ingress, options).bind(stages.ingress, fetcher, embedder, summarizer, memory)
+    reader = _stage(Reader, options).bind(stages.reader, gate, embedder)
+    return _stage(Ingress, options).bind(
+        stages.ingress, fetcher, embedder, summarizer, memory, reader
+    )
 
 
 def _vllm_deployment(llm_config: dict[str, Any] | None, model: str | None) -> Application:

@@ -42,6 +42,7 @@ TEST_OPTIONS: dict[str, dict[str, Any]] = {
     "ArxivFetcher": LIGHT,
     "Summarizer": LIGHT,
     "MemoryWriter": LIGHT,
+    "Reader": LIGHT,
     "Embedder": {
         "ray_actor_options": {"num_cpus": 0.25},
         "max_ongoing_requests": 64,
@@ -113,6 +114,7 @@ def graph_args(
         "qdrant_path": str(folder / "qdrant"),
         "index_path": str(folder / "index"),
         "outbox_path": str(folder / outbox),
+        "fulltext_cache_path": str(folder / "fulltext"),
         **settings,
     }
 

@@ -67,6 +67,13 @@ class Paper(ApiPaper):
         )
 
     @property
+    def summary_input(self) -> str:
+        """What the summarizer reads: the abstract, then the evidence passages when the paper
+        has them (the extractive backend picks sentences from both; an LLM is given both)."""
+        passages = "\n\n".join(e.text for e in self.evidence or [])
+        return f"{self.abstract}\n\n{passages}" if passages else self.abstract
+
+    @property
     def embedding_text(self) -> str:
         """What the embedder sees for a paper: title and abstract."""
         return f"{self.title}. {self.abstract}"

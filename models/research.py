@@ -1,5 +1,5 @@
-"""Schemas of ``POST /execute`` and ``POST /memory/search``: defined once, in the client
-distribution (``arm_client.models``), and used by the server from here."""
+"""Schemas of ``POST /execute``, ``POST /read`` and ``POST /memory/search``: defined once, in
+the client distribution (``arm_client.models``), and used by the server from here."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ from arm_client.models import (
     ArxivCategory,
     ErrorBody,
     ErrorKind,
+    Evidence,
     FieldError,
     MemorySearchRequest,
     MemorySearchResponse,
+    OutlineEntry,
     PaperRecord,
     Provenance,
+    ReadRequest,
+    ReadResponse,
     ResearchRequest,
     ResearchResponse,
     StageTiming,
@@ -29,11 +33,15 @@ __all__ = [
     "ArxivCategory",
     "ErrorBody",
     "ErrorKind",
+    "Evidence",
     "FieldError",
     "MemorySearchRequest",
     "MemorySearchResponse",
+    "OutlineEntry",
     "PaperRecord",
     "Provenance",
+    "ReadRequest",
+    "ReadResponse",
     "ResearchRequest",
     "ResearchResponse",
     "StageTiming",

@@ -20,6 +20,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
@@ -40,6 +41,7 @@ from models.stage_settings import (  # re-exported: the stages import their slic
     IngressTuning,
     Kept,
     MemorySettings,
+    ReaderSettings,
     Retries,
     Seconds,
     StageSettings,
@@ -79,6 +81,28 @@ class Settings(BaseModel):
     arxiv_max_results: int = Field(default=50, ge=1, le=2000, description="Cap on candidates.")
     arxiv_source: ArxivSource | None = Field(
         default=None, description="api | index | hybrid; unset: the index when it has records."
+    )
+    arxiv_html_url: str | None = Field(
+        default=None,
+        description="Reader: arXiv's LaTeXML renderings; unset: https://arxiv.org/html, or "
+        "/html beside ARXIV_API_URL when that is not arXiv's (a mirror or the stand-in).",
+    )
+    arxiv_pdf_url: str | None = Field(
+        default=None, description="Reader: the PDFs; unset: as ARXIV_HTML_URL, with /pdf."
+    )
+    fulltext_timeout_s: Deadline = Field(default=30.0, description="Reader: one body, whole.")
+    fulltext_max_bytes: int = Field(
+        default=32 << 20, ge=1 << 16, le=1 << 30, description="Reader: one body's size cap."
+    )
+    fulltext_cache_path: str = Field(
+        default="./data/fulltext", description="Reader: parsed full texts (gzip JSON)."
+    )
+    fulltext_cache_bytes: int = Field(
+        default=2 << 30, ge=0, description="Reader: the text cache's bound (least read go)."
+    )
+    passages_collection: str = "passages"
+    evidence_deadline_s: Deadline = Field(
+        default=20.0, description="Ingress: how long evidence waits for papers to be read."
     )
     index_path: str = Field(default="./data/index", description="The embedded local index.")
     index_collection: str = "arxiv_index"
@@ -156,14 +180,30 @@ class Settings(BaseModel):
         if self.arxiv_min_interval_s < ARXIV_INTERVAL_S and self._holds_arxiv_to_its_limit():
             raise ValueError(
                 f"ARXIV_MIN_INTERVAL_S={self.arxiv_min_interval_s:g} is under "
-                f"{ARXIV_INTERVAL_S:g} s, and {self.arxiv_api_url} is arXiv's own: its terms "
+                f"{ARXIV_INTERVAL_S:g} s, and {self._on_arxiv()} is arXiv's own: its terms "
                 "allow one request every 3 s. Set ARXIV_MIN_INTERVAL_S=3, or "
                 "ARXIV_INTERVAL_OVERRIDE=true for a mirror of your own under that name"
             )
         return self
 
     def _holds_arxiv_to_its_limit(self) -> bool:
-        return on_arxiv_hosts(self.arxiv_api_url) and not self.arxiv_interval_override
+        # One gate for every request to arXiv: the API's and the Reader's full texts.
+        return bool(self._on_arxiv()) and not self.arxiv_interval_override
+
+    def _on_arxiv(self) -> str | None:
+        """The first of the arm's arXiv URLs that arXiv itself serves, if any."""
+        urls = (self.arxiv_api_url, *self.fulltext_urls())
+        return next((url for url in urls if on_arxiv_hosts(url)), None)
+
+    def fulltext_urls(self) -> tuple[str, str]:
+        """(HTML, PDF) base URLs of the full texts (see ``arxiv_html_url``)."""
+        if on_arxiv_hosts(self.arxiv_api_url):
+            origin = "https://arxiv.org"
+        else:
+            parts = urlsplit(self.arxiv_api_url)
+            origin = f"{parts.scheme}://{parts.netloc}"
+        html = self.arxiv_html_url or f"{origin}/html"
+        return html, self.arxiv_pdf_url or f"{html.rstrip('/').removesuffix('/html')}/pdf"
 
     @classmethod
     def load(
@@ -180,7 +220,7 @@ class Settings(BaseModel):
 
     def resolved(self) -> Self:
         """The same settings with relative paths made absolute (the replicas' cwd may differ)."""
-        paths = ("qdrant_path", "index_path", "outbox_path")
+        paths = ("qdrant_path", "index_path", "outbox_path", "fulltext_cache_path")
         return self.model_copy(update={p: str(Path(getattr(self, p)).resolve()) for p in paths})
 
     def for_stages(self) -> StageSettings:
@@ -236,6 +276,18 @@ class Settings(BaseModel):
                 qdrant_path=self.qdrant_path,
                 collection=self.qdrant_collection,
             ),
+            reader=ReaderSettings(
+                html_url=self.fulltext_urls()[0],
+                pdf_url=self.fulltext_urls()[1],
+                timeout_s=self.fulltext_timeout_s,
+                max_body_bytes=self.fulltext_max_bytes,
+                cache_path=self.fulltext_cache_path,
+                cache_bytes=self.fulltext_cache_bytes,
+                dimension=self.embedding_dimension,
+                qdrant_url=self.qdrant_url,
+                qdrant_path=self.qdrant_path,
+                collection=self.passages_collection,
+            ),
             ingress=IngressSettings(
                 arm_id=self.arm_id,
                 docs=self.arm_docs,
@@ -247,6 +299,7 @@ class Settings(BaseModel):
                 memory_write_timeout_s=self.memory_write_timeout_s,
                 max_in_flight=self.max_in_flight,
                 request_deadline_s=self.request_deadline_s,
+                evidence_deadline_s=self.evidence_deadline_s,
                 mcp_allowed_hosts=self.mcp_allowed_hosts,
                 tuning=IngressTuning(query_cache_size=self.query_cache_size),
             ),

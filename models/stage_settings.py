@@ -139,6 +139,23 @@ class MemorySettings(_Slice):
     collection: str
 
 
+class ReaderSettings(_Slice):
+    """The Reader's slice: where full texts come from and how much of them is kept.
+    ``QDRANT_API_KEY`` is read by its replica; passages live next to memory (``qdrant_url``
+    or ``qdrant_path``) in ``collection``."""
+
+    html_url: str
+    pdf_url: str
+    timeout_s: float
+    max_body_bytes: int
+    cache_path: str
+    cache_bytes: int
+    dimension: int | None
+    qdrant_url: str | None
+    qdrant_path: str
+    collection: str
+
+
 class IngressTuning(_Slice):
     query_cache_size: Kept
 
@@ -157,6 +174,7 @@ class IngressSettings(_Tuned):
     memory_write_timeout_s: float
     max_in_flight: int
     request_deadline_s: float
+    evidence_deadline_s: float
     mcp_allowed_hosts: str
     tuning: IngressTuning
 
@@ -169,4 +187,5 @@ class StageSettings(_Slice):
     embedder: EmbedderSettings
     summarizer: SummarizerSettings
     memory: MemorySettings
+    reader: ReaderSettings
     ingress: IngressSettings

@@ -28,6 +28,8 @@ from arm_client.models import (
     MemorySearchRequest,
     MemorySearchResponse,
     PaperRecord,
+    ReadRequest,
+    ReadResponse,
     ResearchRequest,
     ResearchResponse,
 )
@@ -53,6 +55,8 @@ class _Calls:
         include_summaries: bool,
         citation_style: str,
         idempotency_key: str | None,
+        include_evidence: bool = False,
+        evidence_per_paper: int = 3,
     ) -> Call[ResearchResponse]:
         request = ResearchRequest.model_validate(
             {
@@ -63,6 +67,8 @@ class _Calls:
                 "categories": list(categories) if categories is not None else None,
                 "include_summaries": include_summaries,
                 "citation_style": citation_style,
+                "include_evidence": include_evidence,
+                "evidence_per_paper": evidence_per_paper,
             }
         )
         # One key for every attempt: a retry after a lost answer gets the first run's response
@@ -89,6 +95,13 @@ class _Calls:
             _core.model_parser(MemorySearchResponse),
             json=_core.dump(request),
         )
+
+    @staticmethod
+    def read(arxiv_id: str, question: str | None, start: int, max_chars: int) -> Call[ReadResponse]:
+        request = ReadRequest.model_validate(
+            {"arxiv_id": arxiv_id, "question": question, "start": start, "max_chars": max_chars}
+        )
+        return Call("POST", "/read", _core.model_parser(ReadResponse), json=_core.dump(request))
 
     @staticmethod
     def health() -> Call[HealthStatus]:
@@ -193,6 +206,8 @@ class ArmClient(_Base):
         include_summaries: bool = True,
         citation_style: str = "apa",
         idempotency_key: str | None = None,
+        include_evidence: bool = False,
+        evidence_per_paper: int = 3,
     ) -> ResearchResponse:
         """Find, rank, summarise and cite papers (``POST /execute``)."""
         return self._send(
@@ -205,6 +220,8 @@ class ArmClient(_Base):
                 include_summaries=include_summaries,
                 citation_style=citation_style,
                 idempotency_key=idempotency_key,
+                include_evidence=include_evidence,
+                evidence_per_paper=evidence_per_paper,
             )
         )
 
@@ -217,6 +234,13 @@ class ArmClient(_Base):
     ) -> MemorySearchResponse:
         """Papers the arm has stored, most similar first (``POST /memory/search``)."""
         return self._send(_Calls.search_memory(query, limit, start_date, end_date))
+
+    def read(
+        self, arxiv_id: str, question: str | None = None, start: int = 0, max_chars: int = 12_000
+    ) -> ReadResponse:
+        """A window of a paper's full text, its outline and passages for ``question``
+        (``POST /read``); page on with ``start=response.next_start``."""
+        return self._send(_Calls.read(arxiv_id, question, start, max_chars))
 
     def health(self) -> HealthStatus:
         """The arm's state (``GET /health``); a down arm's 503 is returned, not raised."""
@@ -309,6 +333,8 @@ class AsyncArmClient(_Base):
         include_summaries: bool = True,
         citation_style: str = "apa",
         idempotency_key: str | None = None,
+        include_evidence: bool = False,
+        evidence_per_paper: int = 3,
     ) -> ResearchResponse:
         """Find, rank, summarise and cite papers (``POST /execute``)."""
         return await self._send(
@@ -321,6 +347,8 @@ class AsyncArmClient(_Base):
                 include_summaries=include_summaries,
                 citation_style=citation_style,
                 idempotency_key=idempotency_key,
+                include_evidence=include_evidence,
+                evidence_per_paper=evidence_per_paper,
             )
         )
 
@@ -333,6 +361,12 @@ class AsyncArmClient(_Base):
     ) -> MemorySearchResponse:
         """Papers the arm has stored, most similar first (``POST /memory/search``)."""
         return await self._send(_Calls.search_memory(query, limit, start_date, end_date))
+
+    async def read(
+        self, arxiv_id: str, question: str | None = None, start: int = 0, max_chars: int = 12_000
+    ) -> ReadResponse:
+        """As ``ArmClient.read``."""
+        return await self._send(_Calls.read(arxiv_id, question, start, max_chars))
 
     async def health(self) -> HealthStatus:
         """The arm's state (``GET /health``); a down arm's 503 is returned, not raised."""

@@ -26,6 +26,26 @@ ArxivSource = Literal["api", "index", "hybrid"]
 StageState = Literal["ok", "degraded", "down"]
 
 
+TextSource = Literal["html", "pdf"]
+
+
+class Evidence(BaseModel):
+    """A passage of the paper's full text, ranked against the request's query.
+
+    ``anchor_url`` opens the paper at it: arXiv's HTML with ``#<paragraph id>``, or the PDF
+    with ``#page=N``. ``char_start``/``char_end`` are offsets into the paper's text as
+    ``POST /read`` pages through it."""
+
+    text: str
+    section: str = Field(description='Section path, "4 Experiments > 4.2 Ablations".')
+    anchor_url: str
+    char_start: int = Field(ge=0)
+    char_end: int = Field(ge=0)
+    score: float = Field(ge=0.0, le=1.0, description="Fused dense + BM25 score in the paper.")
+    source: TextSource
+    page: int | None = Field(default=None, description="PDF page (1-based); null for HTML.")
+
+
 class Paper(BaseModel):
     """One arXiv paper. Field names up to ``citation`` are the seed's, kept for the orchestrator.
 
@@ -60,6 +80,14 @@ class Paper(BaseModel):
         default=None, description="CSL-JSON item, built from arXiv's metadata."
     )
     ris: str = Field(default="", description="RIS record, rendered from metadata.")
+    evidence: list[Evidence] | None = Field(
+        default=None,
+        description="With include_evidence: passages of the full text for the query, best "
+        "first ([] when the paper could not be read in time: see warnings); else null.",
+    )
+    summary_source: Literal["abstract", "abstract+evidence"] | None = Field(
+        default=None, description="What the summary was written from; null without one."
+    )
 
 
 # Four-digit years only: arXiv's date syntax and the stores' YYYYMMDD keys assume them
@@ -129,6 +157,11 @@ class ResearchRequest(_DateRange):
     query: str = Field(min_length=3, max_length=500, description="Free text; not arXiv syntax.")
     max_papers: int = Field(default=5, ge=1, le=20)
     include_summaries: bool = True
+    include_evidence: bool = Field(
+        default=False,
+        description="Read each paper's full text and return its passages for the query.",
+    )
+    evidence_per_paper: int = Field(default=3, ge=1, le=5, description="Passages per paper.")
     citation_style: str = Field(
         default="apa",
         pattern=r"^[a-z0-9][a-z0-9-]{0,99}$",
@@ -188,6 +221,7 @@ WarningCode = Literal[
     "summary_failed",  # that paper's summary is null
     "summary_timed_out",  # likewise, past the summarizer's deadline
     "summary_unfaithful",  # the summary says what the abstract does not (an LLM backend)
+    "evidence_unavailable",  # that paper's full text could not be read (the reason says why)
 ]
 
 
@@ -196,7 +230,7 @@ class ArmWarning(BaseModel):
     (docs/api.md, "Warnings"); ``arxiv_id`` names the paper it concerns, when one does."""
 
     code: WarningCode
-    stage: Literal["arxiv", "embedder", "summarizer", "memory"]
+    stage: Literal["arxiv", "embedder", "summarizer", "memory", "reader"]
     message: str
     arxiv_id: str | None = None
 
@@ -210,6 +244,56 @@ class ResearchResponse(BaseModel):
     search_time_ms: float = Field(ge=0)
     confidence: float = Field(ge=0.0, le=1.0, description="Mean relevance; 0 with no papers.")
     provenance: Provenance
+    warnings: list[ArmWarning] = Field(default_factory=list)
+
+
+class ReadRequest(BaseModel):
+    """``POST /read``: a window of one paper's full text, its outline, and with a
+    ``question`` its best passages for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    arxiv_id: str = Field(
+        pattern=r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$",
+        description="With a version (2401.01234v2) that version; without, the latest.",
+    )
+    question: str | None = Field(default=None, min_length=3, max_length=500)
+    start: int = Field(default=0, ge=0, description="Character offset of the window.")
+    max_chars: int = Field(default=12_000, ge=1, le=50_000)
+    evidence_per_paper: int = Field(default=3, ge=1, le=5)
+
+    @field_validator("question", mode="after")
+    @classmethod
+    def _clean_question(cls, value: str | None) -> str | None:
+        return None if value is None else _clean_query(value)
+
+
+class OutlineEntry(BaseModel):
+    """A section heading: its number ("4.2", "" unnumbered), title, depth (1 = section)
+    and a link that opens the paper there."""
+
+    number: str
+    title: str
+    level: int = Field(ge=1)
+    anchor_url: str
+
+
+class ReadResponse(BaseModel):
+    """One paper's text window (``text`` = characters ``start`` to ``next_start`` of
+    ``total_chars``; ``next_start`` null at the end), outline and passages."""
+
+    arxiv_id: str
+    version: int | None = Field(description="The version read; null when arXiv did not say.")
+    source: TextSource | None = Field(description="null when the paper could not be read.")
+    title: str = ""
+    outline: list[OutlineEntry] = Field(default_factory=list)
+    text: str = ""
+    start: int = 0
+    next_start: int | None = None
+    total_chars: int = 0
+    passages: list[Evidence] = Field(default_factory=list)
+    html_url: str
+    pdf_url: str
     warnings: list[ArmWarning] = Field(default_factory=list)
 
 

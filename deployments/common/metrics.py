@@ -167,6 +167,46 @@ class FetcherMetrics(StageMetrics):
         self.retries.inc()
 
 
+class ReaderMetrics(StageMetrics):
+    """The Reader's: papers read by source, parse time, disk-cache hits, failures by reason
+    (``deployments.reader.reader.ReadObserver``). Its stage items are papers answered."""
+
+    def __init__(self) -> None:
+        super().__init__("reader")
+        self.papers_read = counter(
+            "arm_reader_papers_read_total",
+            "Papers fetched from arXiv and parsed, by source: html or pdf.",
+            ("source",),
+        )
+        self.parse_seconds = histogram(
+            "arm_reader_read_ms",
+            "Time to fetch and parse one paper, in ms.",
+            LATENCY_MS_BOUNDARIES,
+        )
+        self.cache_lookups = counter(
+            "arm_reader_cache_total",
+            "Full-text disk cache lookups, by result: hit or miss.",
+            ("result",),
+        )
+        self.failures = counter(
+            "arm_reader_failures_total",
+            "Papers that yielded no text, by reason (no_html, latexml_error, encrypted, "
+            "no_text_layer, truncated, too_large, timeout, not_found, unavailable, empty).",
+            ("reason",),
+        )
+
+    # ReadObserver: told by the PaperReader.
+    def read(self, source: str, parse_s: float) -> None:
+        self.papers_read.inc(1, tags={"source": source})
+        self.parse_seconds.observe(parse_s * 1000.0)
+
+    def cache(self, *, hit: bool) -> None:
+        self.cache_lookups.inc(1, tags={"result": "hit" if hit else "miss"})
+
+    def failed(self, reason: str) -> None:
+        self.failures.inc(1, tags={"reason": reason})
+
+
 class GateMetrics:
     """The ArxivGate's: searches waiting for a turn."""
 

@@ -32,9 +32,12 @@ class Ingress:
         embedder: DeploymentHandle,
         summarizer: DeploymentHandle,
         memory: DeploymentHandle,
+        reader: DeploymentHandle | None = None,
     ) -> None:
         self.configured = self.settings = settings  # tuning starts from the configured values
-        self.pipeline = handles.research_pipeline(settings, fetcher, embedder, summarizer, memory)
+        self.pipeline = handles.research_pipeline(
+            settings, fetcher, embedder, summarizer, memory, reader
+        )
         states = StageStates.of_this_application(settings.arm_id)
         serve_replica(settings, self.pipeline, states)  # what the routes and middleware read
         # Writes memory did not take wait in the outbox; this hands them over until they land.

@@ -31,6 +31,9 @@ STAGE_SHARES: dict[str, float] = {
     "embed": 0.4,
     "memory_lookup": 0.1,
     "summarize": 0.35,  # all of a request's summaries, made at once
+    # The Reader answers at its own deadline (EVIDENCE_DEADLINE_S, cut to under half of the
+    # request's): papers not read by then come back without evidence.
+    "evidence": 0.5,
 }
 
 

@@ -12,8 +12,13 @@ from deployments.ingress.durable.outbox import MemoryOutbox
 from deployments.ingress.flow.pipeline import ResearchPipeline
 from models.contracts import (
     EmbedderInfo,
+    EvidenceRequest,
+    EvidenceResult,
     MemoryQuery,
     NewMemory,
+    ReaderInfo,
+    ReadRequest,
+    ReadResult,
     SearchInfo,
     SearchRequest,
     SearchResult,
@@ -88,12 +93,27 @@ class MemoryHandle:
         return await answer(self._handle.delete.remote(arxiv_ids))
 
 
+class ReaderHandle:
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self._handle = handle
+
+    async def evidence(self, request: EvidenceRequest) -> EvidenceResult:
+        return await answer(self._handle.evidence.remote(request))
+
+    async def read(self, request: ReadRequest) -> ReadResult:
+        return await answer(self._handle.read.remote(request))
+
+    async def info(self) -> ReaderInfo:
+        return await answer(self._handle.info.remote())
+
+
 def research_pipeline(
     settings: IngressSettings,
     fetcher: DeploymentHandle,
     embedder: DeploymentHandle,
     summarizer: DeploymentHandle,
     memory: DeploymentHandle,
+    reader: DeploymentHandle | None = None,
 ) -> ResearchPipeline:
     """The Ingress's pipeline over the stages' handles, with its memory outbox and bounds."""
     return ResearchPipeline(
@@ -108,4 +128,6 @@ def research_pipeline(
         memory_write_timeout_s=settings.memory_write_timeout_s,
         deadline_s=settings.request_deadline_s,
         search_needs_no_vector=settings.arxiv_source == "api",
+        reader=ReaderHandle(reader) if reader is not None else None,
+        evidence_deadline_s=settings.evidence_deadline_s,
     )

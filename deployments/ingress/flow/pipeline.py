@@ -1,6 +1,7 @@
 """``ResearchPipeline``: ``POST /execute`` step by step over the four stages.
 
-    embed the query -> search -> look up -> embed the new -> rank -> summarise -> store -> answer
+    embed the query -> search -> look up -> embed the new -> rank -> [evidence] -> summarise
+    -> store -> answer
 
 It talks to the stages through the Protocols of ``models.contracts``, so it runs without Ray
 (tests give it plain objects). Every step is a method of its own over one ``Work`` (what the
@@ -29,6 +30,7 @@ from deployments.ingress.durable.outbox import MemoryOutbox
 from deployments.ingress.durable.writes import DurableWrites
 from deployments.ingress.flow.budget import RequestBudget, StageTimeout, abandon
 from deployments.ingress.flow.idempotency import IdempotentRuns
+from deployments.ingress.flow.reading import ReadingFlow
 from deployments.ingress.flow.stage_info import StageInfo
 from deployments.ingress.flow.work import Work, relevance, research_response
 from models.contracts import (
@@ -36,15 +38,18 @@ from models.contracts import (
     MemoryQuery,
     MemoryStage,
     NewMemory,
+    ReadStage,
     SearchRequest,
     SearchStage,
     SummarizeStage,
 )
-from models.errors import unwrap
+from models.errors import StageError, unwrap
 from models.paper import Paper, query_key
 from models.research import (
     MemorySearchRequest,
     MemorySearchResponse,
+    ReadRequest,
+    ReadResponse,
     ResearchRequest,
     ResearchResponse,
 )
@@ -73,6 +78,8 @@ class ResearchPipeline:
         memory_write_timeout_s: float = 10.0,
         deadline_s: float = 60.0,
         search_needs_no_vector: bool = False,
+        reader: ReadStage | None = None,
+        evidence_deadline_s: float = 20.0,
     ) -> None:
         self.fetcher = fetcher
         self.embedder = embedder
@@ -92,6 +99,8 @@ class ResearchPipeline:
         self.idempotent: IdempotentRuns[ResearchResponse] = IdempotentRuns()
         # The configured source is the arXiv API (ARXIV_SOURCE=api): configuration, not a call.
         self.search_needs_no_vector = search_needs_no_vector
+        # Full text (include_evidence, POST /read); None: a pipeline without a Reader.
+        self.reading = ReadingFlow(reader, self.budget, evidence_deadline_s) if reader else None
 
     async def drain_outbox(self, report: Callable[[int, float], None] | None = None) -> None:
         """Hand the outbox's writes to memory until they land, for ever (cancel to stop);
@@ -128,6 +137,8 @@ class ResearchPipeline:
         await self._look_up(work)
         await self._embed_new(work)
         self._rank(work)
+        if work.req.include_evidence and self.reading is not None:
+            await self.reading.attach_evidence(work)
         if work.req.include_summaries:
             await self._summarise(work)
         await self._store(work)
@@ -206,21 +217,25 @@ class ResearchPipeline:
 
     async def _summarise(self, work: Work) -> None:
         """6. Summaries only where memory (or the ingest) has none, all at once; a failure is
-        a warning and a null summary."""
+        a warning and a null summary. A paper with evidence is summarised from its abstract
+        and its passages (and that summary is not kept: memory keeps abstract summaries)."""
         started = time.perf_counter()
         todo = []
         for paper in work.top:
+            if paper.evidence:
+                todo.append(paper)
+                continue
             old = work.stored.get(paper.arxiv_id)
             kept = old.summary if old is not None else None
             if not kept and work.search.summaries.get(paper.arxiv_id):  # made by the ingest
                 kept = work.from_index[paper.arxiv_id] = work.search.summaries[paper.arxiv_id]
             if kept:
-                paper.summary = kept
+                paper.summary, paper.summary_source = kept, "abstract"
                 work.reused += 1
             else:
                 todo.append(paper)
         outcomes = await self.budget.all_bounded(
-            [self.summarizer.summarize(p.title, p.abstract) for p in todo],
+            [self.summarizer.summarize(p.title, p.summary_input) for p in todo],
             "summarize",
             "summarizer",
         )
@@ -239,7 +254,8 @@ class ResearchPipeline:
                 )
                 continue
             paper.summary = outcome.summary
-            if outcome.summary:
+            paper.summary_source = "abstract+evidence" if paper.evidence else "abstract"
+            if outcome.summary and not paper.evidence:
                 work.made[paper.arxiv_id] = outcome.summary
             work.warnings.extend(
                 w.model_copy(update={"arxiv_id": paper.arxiv_id}) for w in outcome.warnings
@@ -312,3 +328,10 @@ class ResearchPipeline:
             for h in hits
         ]
         return MemorySearchResponse(papers=papers, count=len(papers))
+
+    async def read(self, req: ReadRequest) -> ReadResponse:
+        """``POST /read`` (within ``deadline_s``); a StageError when no Reader is deployed."""
+        if self.reading is None:
+            raise StageError("this graph has no Reader stage", "reader")
+        vector = await self.embed_query(req.question) if req.question else None
+        return await self.budget.within_deadline(self.reading.read(req, vector))

@@ -59,6 +59,8 @@ class Work:
     reused: int = 0
     stored_now: int = 0
     pending: int = 0
+    papers_read: int = 0  # full texts fetched and parsed for the evidence
+    papers_reread: int = 0  # full texts whose passages were stored already
 
     def timed(self, stage: str, started: float) -> None:
         """Record that ``stage`` ran from ``started`` (``time.perf_counter()``) until now."""
@@ -87,7 +89,8 @@ def research_response(work: Work, arm_id: str, models: Mapping[str, str]) -> Res
             request_id=work.request_id,
             sources=_sources(found.found_in, bool(work.stored)),
             method=f"{_SEARCH_METHOD.get(found.source, found.source)}, MiniLM cosine "
-            f"re-ranking, {summaries if req.include_summaries else 'no summaries'}",
+            f"re-ranking, {summaries if req.include_summaries else 'no summaries'}"
+            + (", full-text evidence (dense + BM25 passages)" if req.include_evidence else ""),
             models={**models, "search": found.source},
             timings=work.timings,
             cache={
@@ -99,6 +102,8 @@ def research_response(work: Work, arm_id: str, models: Mapping[str, str]) -> Res
                 "summaries_reused": work.reused,
                 "stored": work.stored_now,
                 "memory_pending": work.pending,
+                "fulltext_read": work.papers_read,
+                "fulltext_reused": work.papers_reread,
             },
             found_in={p.arxiv_id: found.found_in.get(p.arxiv_id, "api") for p in work.top},
         ),

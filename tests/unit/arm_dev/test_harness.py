@@ -16,6 +16,7 @@ def test_graph_args_keep_every_store_in_the_folder_and_settings_win() -> None:
         "qdrant_path": "/t/qdrant",
         "index_path": "/t/index",
         "outbox_path": "/t/o/m.sqlite",
+        "fulltext_cache_path": "/t/fulltext",
         "arxiv_num_retries": 1,
         "arxiv_backoff_base_s": 0.05,
     }

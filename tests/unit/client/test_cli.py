@@ -64,6 +64,8 @@ def test_search_as_a_table(capsys: pytest.CaptureFixture[str]) -> None:
         "include_summaries": False,
         "citation_style": "ieee",
         "categories": ["cs.LG", "stat.ML"],
+        "include_evidence": False,
+        "evidence_per_paper": 3,
     }
     lines = out.splitlines()
     assert lines[0].split() == ["#", "rel.", "arXiv", "id", "year", "title"]

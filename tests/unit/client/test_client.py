@@ -56,6 +56,8 @@ def test_execute_sends_the_validated_request_with_auth_and_a_key() -> None:
             "include_summaries": False,
             "citation_style": "ieee",
             "categories": ["cs.LG"],
+            "include_evidence": False,
+            "evidence_per_paper": 3,
         }
     ]
 
@@ -208,4 +210,6 @@ async def test_the_async_client_sends_and_parses_the_same() -> None:
         "max_papers": 2,
         "include_summaries": True,
         "citation_style": "apa",
+        "include_evidence": False,
+        "evidence_per_paper": 3,
     }

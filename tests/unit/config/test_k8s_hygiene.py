@@ -238,6 +238,10 @@ ARM_METRICS = {
     "ray_arm_arxiv_gate_waiting",
     "ray_arm_execute_latency_ms",
     "ray_arm_index_newest_seconds",
+    "ray_arm_reader_papers_read_total",
+    "ray_arm_reader_read_ms",
+    "ray_arm_reader_cache_total",
+    "ray_arm_reader_failures_total",
 }
 SERVE_METRICS = {
     "ray_serve_deployment_queued_queries",  # requests waiting at handles for a replica
@@ -249,7 +253,8 @@ SERVE_METRICS = {
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 PANELS = ("items/s", "latency", "queue", "replicas")
 STAGE_LABELS = {"Ingress": "ingress", "ArxivFetcher": "arxiv", "Embedder": "embedder",
-                "Summarizer": "summarizer", "MemoryWriter": "memory"}  # fmt: skip
+                "Summarizer": "summarizer", "MemoryWriter": "memory",
+                "Reader": "reader"}  # fmt: skip
 
 
 def test_known_metrics_exist() -> None:

@@ -13,7 +13,15 @@ from ray.serve.schema import ServeDeploySchema
 from graph import GraphArgs
 from tests.conftest import ROOT, shared_path
 
-STAGES = ["Ingress", "ArxivGate", "ArxivFetcher", "Embedder", "Summarizer", "MemoryWriter"]
+STAGES = [
+    "Ingress",
+    "ArxivGate",
+    "ArxivFetcher",
+    "Embedder",
+    "Summarizer",
+    "MemoryWriter",
+    "Reader",
+]
 
 
 def _check_serve_config(config: dict[str, Any], *, embedder_gpus: float) -> None:
@@ -56,8 +64,8 @@ def test_local_config_fits_two_cores_without_gpu() -> None:
         total += replicas * (1.0 if cpus is None else cpus)  # Serve's default is one CPU
     assert total <= 2.0, f"the local graph asks for {total} CPUs at full scale"
     # Embedded Qdrant: one process may open a folder. Memory and the local index (the
-    # fetcher's) are embedded here, so each runs exactly one replica.
-    for owner in ("MemoryWriter", "ArxivFetcher"):
+    # fetcher's) and the passages (the Reader's) are embedded here: one replica each.
+    for owner in ("MemoryWriter", "ArxivFetcher", "Reader"):
         stage = next(d for d in app.deployments if d.name == owner)
         assert stage.num_replicas == 1 and not isinstance(
             stage.autoscaling_config, dict | AutoscalingConfig

@@ -24,7 +24,8 @@ def test_every_operation_has_a_name_and_declares_its_errors() -> None:
             if "requestBody" in operation or operation.get("parameters"):
                 assert "422" in statuses, (method, path, statuses)
     assert ids == {
-        "execute", "search_memory", "get_health", "get_capabilities", "get_paper", "forget_paper"
+        "execute", "read_paper", "search_memory", "get_health", "get_capabilities", "get_paper",
+        "forget_paper",
     }  # fmt: skip
     detail = document["components"]["schemas"]["ErrorBody"]["properties"]["detail"]
     assert "FieldError" in json.dumps(detail)  # the 422's field errors, structured

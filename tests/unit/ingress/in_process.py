@@ -17,7 +17,7 @@ from ray.serve._private.http_util import ASGIAppReplicaWrapper
 
 from deployments.ingress.http.replica import REPLICA
 from models.settings import Settings
-from tests.unit.ingress.stage_fakes import PAPERS, Embedder, Fetcher, Memory, Summarizer
+from tests.unit.ingress.stage_fakes import PAPERS, Embedder, Fetcher, Memory, Reader, Summarizer
 
 
 class AsHandle:
@@ -61,7 +61,8 @@ def ingress_client(
     monkeypatch.setattr(serve, "get_replica_context", lambda: context)
     monkeypatch.setattr(serve, "status", lambda: status)
     given = {"outbox_path": str(tmp_path / "outbox.sqlite"), **settings}
-    handles = [AsHandle(s) for s in (Fetcher(list(PAPERS)), Embedder(), Summarizer(), Memory())]
+    stages = (Fetcher(list(PAPERS)), Embedder(), Summarizer(), Memory(), Reader())
+    handles = [AsHandle(s) for s in stages]
     for name in ("max_in_flight", "docs"):  # what the constructor sets, back after the test
         monkeypatch.setattr(REPLICA, name, getattr(REPLICA, name))
     # The app Serve serves: the copy @serve.ingress made of the module's app (so what the

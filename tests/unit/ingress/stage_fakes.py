@@ -11,8 +11,14 @@ import numpy as np
 
 from models.contracts import (
     EmbedderInfo,
+    EvidenceRequest,
+    EvidenceResult,
     MemoryQuery,
     NewMemory,
+    PassageHit,
+    ReaderInfo,
+    ReadRequest,
+    ReadResult,
     SearchInfo,
     SearchRequest,
     SearchResult,
@@ -170,3 +176,64 @@ PAPERS = [
     paper("2401.00002", "Galaxy cluster lensing"),
     paper("2401.00003", "Neural networks on graphs"),
 ]
+
+
+@dataclass
+class Reader:
+    """Full texts made of each paper's title and abstract (the fake's ``texts``, by version-less
+    id): one passage per sentence, ranked by shared words; ``unreadable`` ids fail by reason."""
+
+    texts: dict[str, str] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
+    calls: int = 0
+
+    def _hits(self, paper: str, query: str, limit: int) -> list[PassageHit]:
+        text = self.texts.get(paper.split("v")[0], f"A paper {paper}. It has two sentences.")
+        sentences = [s.strip() + "." for s in text.split(".") if s.strip()]
+        words = set(query.lower().split())
+        hits, at = [], 0
+        for i, sentence in enumerate(sentences):
+            start = text.find(sentence[:-1], at)
+            at = max(start, 0) + len(sentence) - 1
+            shared = len(words & set(sentence.lower().split()))
+            hits.append(
+                PassageHit(
+                    paper, i, sentence, "1 Introduction", "paragraph", f"S1.p{i + 1}", None,
+                    max(start, 0), max(start, 0) + len(sentence), "html",
+                    min(1.0, shared / max(len(words), 1)),
+                    f"http://arxiv.test/html/{paper}#S1.p{i + 1}",
+                )
+            )  # fmt: skip
+        return sorted(hits, key=lambda h: -h.score)[:limit]
+
+    async def evidence(self, request: EvidenceRequest) -> EvidenceResult:
+        self.calls += 1
+        result = EvidenceResult()
+        for paper in request.papers:
+            if paper.split("v")[0] in self.unreadable:
+                result.failures[paper] = self.unreadable[paper.split("v")[0]]
+                continue
+            result.passages[paper] = self._hits(paper, request.query, request.per_paper)
+            result.sources[paper] = "html"
+            result.papers_read += 1
+        return result
+
+    async def read(self, request: ReadRequest) -> ReadResult:
+        self.calls += 1
+        paper = request.paper if "v" in request.paper[5:] else f"{request.paper}v1"
+        result = ReadResult(paper, 1, html_url=f"http://arxiv.test/html/{paper}",
+                            pdf_url=f"http://arxiv.test/pdf/{paper}")  # fmt: skip
+        if paper.split("v")[0] in self.unreadable:
+            result.failure = self.unreadable[paper.split("v")[0]]
+            return result
+        text = self.texts.get(paper.split("v")[0], f"A paper {paper}. It has two sentences.")
+        end = min(request.start + request.max_chars, len(text))
+        result.source, result.text, result.start = "html", text[request.start : end], request.start
+        result.total_chars, result.next_start = len(text), end if end < len(text) else None
+        result.outline = [("1", "Introduction", 1, "S1")]
+        if request.question:
+            result.passages = self._hits(paper, request.question, request.per_paper)
+        return result
+
+    async def info(self) -> ReaderInfo:
+        return ReaderInfo(papers_read=self.calls, cache_hits=0, passages_stored=0, store="embedded")

@@ -60,16 +60,30 @@ def assert_safe(response: Any) -> None:
         assert response.headers["content-type"] == "application/json"
 
 
+def _latin1(value: str) -> bool:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def send(client: TestClient, kwargs: dict[str, Any]) -> Any:
     """A case serialised for ``requests`` sent through the app's ``httpx`` test client."""
     data = kwargs.get("data")
     if "json" in kwargs:  # serialised here: a JSON null is a body too, not "no body"
         data = json.dumps(kwargs["json"])
+    # Header values as bytes on the wire: a generated value outside ASCII (latin-1, else
+    # UTF-8) reaches the server as a client would send it, instead of failing in httpx.
+    headers = {
+        name: value.encode("latin-1" if value.isascii() or _latin1(value) else "utf-8")
+        for name, value in (kwargs.get("headers") or {}).items()
+    }
     return client.request(
         kwargs["method"],
         kwargs["url"],
         params=kwargs.get("params") or None,
-        headers=kwargs.get("headers"),
+        headers=headers or None,
         content=data.encode() if isinstance(data, str) else data,
     )
 

@@ -218,7 +218,8 @@ def test_the_real_routes_answer_in_process(monkeypatch: pytest.MonkeyPatch, tmp_
         assert client.get("/health").json()["status"] == "ok"
         assert client.get("/capabilities").json()["limits"]["auth"] == "none"
         assert client.get("/openapi.json").json()["paths"].keys() == {
-            "/execute", "/memory/search", "/health", "/capabilities", "/papers/{arxiv_id}"
+            "/execute", "/read", "/memory/search", "/health", "/capabilities",
+            "/papers/{arxiv_id}",
         }  # fmt: skip
         paper = execute.json()["papers"][0]["arxiv_id"]
         stored = client.get(f"/papers/{paper}v1")  # a version suffix names the same paper

@@ -22,7 +22,11 @@ from tests.unit.ingress.in_process import ingress_client
 KEY = "s3cret-arm-key-7f2c"
 BEARER = {"Authorization": f"Bearer {KEY}"}
 OPEN = {"/health"}  # the probe: orchestrators and Kubernetes call it without a key
-BODIES = {"/execute": {"query": "graph neural networks"}, "/memory/search": {"query": "graphs"}}
+BODIES = {
+    "/execute": {"query": "graph neural networks"},
+    "/memory/search": {"query": "graphs"},
+    "/read": {"arxiv_id": "2401.00001"},
+}
 
 
 def routes() -> list[tuple[str, str]]:

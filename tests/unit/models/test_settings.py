@@ -59,6 +59,14 @@ def test_every_setting_reaches_a_stage() -> None:
         "arxiv_cache_size": 9,
         "arxiv_max_results": 9,
         "arxiv_source": "hybrid",
+        "arxiv_html_url": "http://mirror.example.org/html",
+        "arxiv_pdf_url": "http://mirror.example.org/pdf",
+        "fulltext_timeout_s": 9.0,
+        "fulltext_max_bytes": 1 << 20,
+        "fulltext_cache_path": "/texts-elsewhere",
+        "fulltext_cache_bytes": 9,
+        "passages_collection": "other_passages",
+        "evidence_deadline_s": 9.0,
         "index_path": "/index-elsewhere",
         "index_collection": "other_index",
         "qdrant_url": "http://qdrant:6333",
@@ -135,7 +143,7 @@ def test_no_secret_passes_through_bind(monkeypatch: pytest.MonkeyPatch) -> None:
     # What Serve ships to each replica (and keeps in its checkpoint): the serialised init args.
     built = serve_build_app(app, name="secrets")
     shipped = [d._replica_config.serialized_init_args for d in built.deployments]
-    assert len(shipped) == 6 and all(shipped)
+    assert len(shipped) == 7 and all(shipped)
     for blob in shipped:
         for value in secrets.values():
             assert value.encode() not in blob
