@@ -1,0 +1,97 @@
+"""The Reader through the real graph: /execute with include_evidence and POST /read against the
+stand-in's full texts, as an orchestrator would use them (follow the anchor_url and find the
+passage there), and a paper that cannot be read coming back as a warning, not an error."""
+
+from __future__ import annotations
+
+import httpx
+import lxml.html
+
+from arm_dev.arxiv.fulltext import finding
+from tests.graph.conftest import App
+
+
+def _paragraph_at(anchor_url: str) -> str:
+    """The text of the element an anchor_url opens at (what a browser scrolls to)."""
+    page, _, anchor = anchor_url.partition("#")
+    body = httpx.get(page, timeout=30).content
+    (element,) = lxml.html.fromstring(body).xpath(f'//*[@id="{anchor}"]')
+    return " ".join(element.text_content().split())
+
+
+def test_evidence_passages_open_at_their_paragraph(main_app: App) -> None:
+    payload = {
+        "query": "graph neural networks",
+        "max_papers": 3,
+        "include_evidence": True,
+        "evidence_per_paper": 2,
+    }
+    response = main_app.client.post("/execute", json=payload)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["papers"] and body["warnings"] == []
+    assert body["provenance"]["cache"]["fulltext_read"] == len(body["papers"])
+    assert any(t["stage"] == "evidence" for t in body["provenance"]["timings"])
+    for paper in body["papers"]:
+        evidence = paper["evidence"]
+        assert len(evidence) == 2 and evidence[0]["score"] >= evidence[1]["score"]
+        assert paper["summary_source"] == "abstract+evidence"
+        for passage in evidence:
+            assert passage["source"] == "html"
+            url = passage["anchor_url"]
+            assert url.startswith(f"{main_app.arxiv.origin}/html/{paper['arxiv_id']}v")
+            # The passage starts with the paragraph its link opens at (it may run on into the
+            # next paragraphs of the section: passages are paragraph-aligned, not paragraphs).
+            opened = _paragraph_at(url)
+            assert opened[:60] in passage["text"] or passage["text"][:60] in opened
+    # Asked again: nothing is fetched twice, the passages come from the store.
+    again = main_app.client.post("/execute", json=payload).json()
+    assert again["provenance"]["cache"]["fulltext_read"] == 0
+    assert again["provenance"]["cache"]["fulltext_reused"] == len(body["papers"])
+
+
+def test_read_pages_a_paper_and_answers_a_question(main_app: App) -> None:
+    arxiv_id = "2402.00003"
+    question = "Which loss do they train with and how much does it improve accuracy?"
+    response = main_app.client.post(
+        "/read", json={"arxiv_id": arxiv_id, "question": question, "max_chars": 2000}
+    )
+    assert response.status_code == 200, response.text
+    read = response.json()
+    assert read["source"] == "html" and read["version"] >= 1 and read["warnings"] == []
+    assert [o["title"] for o in read["outline"]] == [
+        "Introduction",
+        "Method",
+        "Experiments",
+        "Conclusion",
+    ]
+    assert len(read["text"]) == 2000 and read["next_start"] == 2000
+    best = read["passages"][0]
+    assert finding(arxiv_id)[1] in best["text"]
+    assert best["section"] == "3 Experiments" and best["anchor_url"].endswith("#S3.p2")
+    assert finding(arxiv_id)[1] in _paragraph_at(best["anchor_url"])
+    rest = main_app.client.post(
+        "/read", json={"arxiv_id": arxiv_id, "start": 2000, "max_chars": 50_000}
+    ).json()
+    assert rest["next_start"] is None and rest["start"] == 2000
+    assert rest["total_chars"] == read["total_chars"] == 2000 + len(rest["text"])
+
+
+def test_an_unreadable_paper_is_a_warning_with_its_reason(main_app: App) -> None:
+    main_app.arxiv.set_fulltext_fault("2402.00004", "encrypted_pdf")
+    try:
+        response = main_app.client.post("/read", json={"arxiv_id": "2402.00004v1"})
+        assert response.status_code == 200, response.text
+        read = response.json()
+        assert read["source"] is None and read["text"] == ""
+        (warning,) = read["warnings"]
+        assert warning["code"] == "evidence_unavailable" and warning["stage"] == "reader"
+        assert "(encrypted)" in warning["message"]
+    finally:
+        main_app.arxiv.set_fulltext_fault("2402.00004", "ok")
+
+
+def test_read_refuses_a_malformed_id_naming_the_field(main_app: App) -> None:
+    response = main_app.client.post("/read", json={"arxiv_id": "not an id"})
+    assert response.status_code == 422
+    assert "arxiv_id" in response.text
