@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import re
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -101,15 +102,18 @@ def outline(arxiv_id: str, title: str) -> list[tuple[str, str, list[str]]]:
     ]
 
 
-def generated_html(arxiv_id: str, title: str) -> bytes:
+def generated_html(arxiv_id: str, title: str, latest: int = 1) -> bytes:
+    versioned = arxiv_id if re.search(r"v\d+$", arxiv_id) else f"{arxiv_id}v{latest}"
     parts = [
-        f"<!DOCTYPE html><html lang='en'><head><title>{escape(title)}</title></head><body>",
+        # As arXiv's pages: the base names the version served (what an unversioned ask gets).
+        f"<!DOCTYPE html><html lang='en'><head><title>{escape(title)}</title>"
+        f"<base href='/html/{escape(versioned)}/'/></head><body>",
         "<nav class='ltx_page_navbar'><a href='#S1'>Introduction</a> Back to arXiv</nav>",
         "<div class='ltx_page_main'><div class='ltx_page_content'>",
         "<article class='ltx_document ltx_authors_1line'>",
         f"<h1 class='ltx_title ltx_title_document'>{escape(title)}</h1>",
         "<div class='ltx_abstract'><h6 class='ltx_title ltx_title_abstract'>Abstract</h6>",
-        f"<p class='ltx_p'>We study {escape(title.lower())}.</p></div>",
+        f"<p class='ltx_p' id='id1.id1'>We study {escape(title.lower())}.</p></div>",
     ]
     for number, name, paragraphs in outline(arxiv_id, title):
         parts.append(
@@ -191,7 +195,9 @@ def scanned_pdf() -> bytes:
     return out.getvalue()
 
 
-def answer(kind: str, arxiv_id: str, title: str, mode: str) -> tuple[int, str, bytes]:
+def answer(
+    kind: str, arxiv_id: str, title: str, mode: str, latest: int = 1
+) -> tuple[int, str, bytes]:
     """(status, content type, body) of ``GET /<kind>/<arxiv_id>`` under fault ``mode``
     ("ok" when none); ``oversized`` and ``slow`` are the server's to send."""
     html_type, pdf_type = "text/html; charset=utf-8", "application/pdf"
@@ -205,7 +211,7 @@ def answer(kind: str, arxiv_id: str, title: str, mode: str) -> tuple[int, str, b
             return 200, html_type, STUB_PAGE.format(id=escape(arxiv_id)).encode()
         if mode == "latexml_error":
             return 200, html_type, ERROR_PAGE.format(id=escape(arxiv_id)).encode()
-        return 200, html_type, generated_html(arxiv_id, title)
+        return 200, html_type, generated_html(arxiv_id, title, latest)
     if mode == "encrypted_pdf":
         return 200, pdf_type, generated_pdf(arxiv_id, title, password="secret")
     if mode == "scanned_pdf":

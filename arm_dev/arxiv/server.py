@@ -87,7 +87,8 @@ class StandIn(BackgroundServer):
             mode = self.fulltext_faults.get(base, "ok")
         record = self.by_id.get(base)
         title = record.title if record else f"A generated paper {base}"
-        status, ctype, body = fulltext_answer(kind, paper, title, mode)
+        latest = record.version if record else 1
+        status, ctype, body = fulltext_answer(kind, paper, title, mode, latest)
         return status, ctype, body, mode
 
     def requests(self) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from deployments.reader.html_text import parse_html
 from deployments.reader.pdf_text import parse_pdf
 
 MAX_BODY_BYTES = 32 << 20  # arXiv's PDFs are capped at 50 MB; past 32 MB is scans or data
-VERSION_IN_BASE = re.compile(rb"<base[^>]+href=\"?/html/[^\"/]*?v(\d+)/?", re.IGNORECASE)
+VERSION_IN_BASE = re.compile(rb"<base[^>]+href=[\"']?/html/[^\"'/]*?v(\d+)/?", re.IGNORECASE)
 VERSION_IN_NAME = re.compile(r"v(\d+)\.pdf", re.IGNORECASE)
 
 
@@ -97,7 +97,7 @@ class FullTextClient:
             body, _ = await self._get(html_url)
             started = time.perf_counter()
             document = await asyncio.to_thread(parse_html, body)
-            version = _version(VERSION_IN_BASE.search(body[:4096]), paper)
+            version = _version(VERSION_IN_BASE.search(body[:16384]), paper)
             elapsed = time.perf_counter() - started
             return Fetched(document, "html", html_url, version, None, len(body), elapsed)
         except ParseFailed as exc:

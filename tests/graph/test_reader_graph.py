@@ -78,9 +78,10 @@ def test_read_pages_a_paper_and_answers_a_question(main_app: App) -> None:
 
 
 def test_an_unreadable_paper_is_a_warning_with_its_reason(main_app: App) -> None:
-    main_app.arxiv.set_fulltext_fault("2402.00004", "encrypted_pdf")
+    # A paper no other test reads (a read paper is served from the arm's own copy).
+    main_app.arxiv.set_fulltext_fault("2401.09999", "encrypted_pdf")
     try:
-        response = main_app.client.post("/read", json={"arxiv_id": "2402.00004v1"})
+        response = main_app.client.post("/read", json={"arxiv_id": "2401.09999v1"})
         assert response.status_code == 200, response.text
         read = response.json()
         assert read["source"] is None and read["text"] == ""
@@ -88,7 +89,7 @@ def test_an_unreadable_paper_is_a_warning_with_its_reason(main_app: App) -> None
         assert warning["code"] == "evidence_unavailable" and warning["stage"] == "reader"
         assert "(encrypted)" in warning["message"]
     finally:
-        main_app.arxiv.set_fulltext_fault("2402.00004", "ok")
+        main_app.arxiv.set_fulltext_fault("2401.09999", "ok")
 
 
 def test_read_refuses_a_malformed_id_naming_the_field(main_app: App) -> None:
