@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 
-.PHONY: run monitor test test-unit test-graph test-vllm-cpu test-gpu lint openapi manifests standin ingest index-snapshot eval-summaries bench bench-sources bench-autoscale bench-retrieval bench-evidence bench-scale soak clean
+.PHONY: run monitor test test-unit test-graph test-vllm-cpu test-gpu lint openapi manifests standin ingest ingest-fulltext index-snapshot eval-summaries bench bench-sources bench-autoscale bench-retrieval bench-evidence bench-load-evidence bench-scale soak clean
 
 # PyTorch first, and the right build: without nvidia-smi, the CPU build from PyTorch's CPU wheel
 # index (PyPI's Linux wheels are multi-GB CUDA builds); with it, PyPI's CUDA build. Force either:
@@ -121,6 +121,12 @@ else
 	$(PY) -m deployments.ingest $(if $(filter 1,$(SUMMARIES)),--summaries) $(FILES)
 endif
 
+# Local full texts (files named <id>v<n>.html/.pdf, folders of them, or arXiv's bulk PDF tars)
+# into the passage store, with Ray Data; resumable, bad files counted (docs/reading.md).
+ingest-fulltext: $(STAMP)
+	@test -n "$(FILES)" || { echo 'no input: make ingest-fulltext FILES="papers/ arXiv_pdf_2401_001.tar"'; exit 2; }
+	$(PY) -m deployments.ingest.fulltext $(FILES)
+
 # The served embedded index as a Qdrant shard snapshot (SNAPSHOT, default ./data/arxiv_index.snapshot);
 # `make ingest SNAPSHOT=file` loads one, from here or from a server's shard (docs/scale.md).
 index-snapshot: $(STAMP)
@@ -157,6 +163,10 @@ bench-retrieval: $(STAMP)
 # Evidence passages on QASPER-format data (docs/reading.md): Recall@1/3/5 and MRR. About 30 s.
 bench-evidence: $(STAMP)
 	$(PY) -m bench.evidence
+
+# include_evidence under load against the stand-in's full texts, cold and warm (docs/reading.md).
+bench-load-evidence: $(STAMP)
+	$(PY) -m bench.load --evidence
 
 # The local index's store from 10k to 1M synthetic records: write rate, build, disk, RSS, open
 # time and fused search latency, against the old embedded mode (docs/scale.md). About 30 min.

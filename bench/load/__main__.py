@@ -1,6 +1,8 @@
-"""``python -m bench.load [--config serve_config.yaml] [--out bench/out] [--quick] [--sources]``:
-the graph against the seed design and the model's limit (``bench.load.versus_seed``), or with
-``--sources`` the arXiv API source against the local index (``bench.load.sources``)."""
+"""``python -m bench.load [--config serve_config.yaml] [--out bench/out] [--quick] [--sources |
+--evidence]``: the graph against the seed design and the model's limit
+(``bench.load.versus_seed``), or with ``--sources`` the arXiv API source against the local index
+(``bench.load.sources``), or with ``--evidence`` ``include_evidence`` cold and warm
+(``bench.load.evidence``)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from arm_dev.harness import ROOT, SERVE_CONFIG
 from bench.load.driver import LEVELS, QUICK_LEVELS
+from bench.load.evidence import benchmark_evidence
 from bench.load.sources import benchmark_sources
 from bench.load.versus_seed import benchmark
 
@@ -27,7 +30,16 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="instead: the arXiv API source against the local index (bench.load.sources)",
     )
+    parser.add_argument(
+        "--evidence",
+        action="store_true",
+        help="instead: include_evidence, cold and warm, at concurrency 8 and 32",
+    )
     args = parser.parse_args(argv)
+    if args.evidence:
+        requests = QUICK_LEVELS[32] if args.quick else LEVELS[32]
+        print(json.dumps(asyncio.run(benchmark_evidence(args.config, requests))))
+        return
     if args.sources:
         requests = QUICK_LEVELS[32] if args.quick else LEVELS[32]
         print(json.dumps(asyncio.run(benchmark_sources(args.config, requests))))

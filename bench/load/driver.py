@@ -21,7 +21,7 @@ from arm_dev.harness import ConfigApp, free_port, log, serve_started
 LEVELS = {1: 6, 8: 24, 32: 64}  # concurrency -> requests per run
 QUICK_LEVELS = {1: 3, 8: 8, 32: 32}
 MAX_PAPERS = 5
-STAGES = ("ingress", "arxiv", "embedder", "summarizer", "memory")
+STAGES = ("ingress", "arxiv", "embedder", "summarizer", "memory", "reader")
 
 
 @dataclass
@@ -38,13 +38,22 @@ class Run:
     p50_ms: float
     p95_ms: float
     embedded_papers: int = 0
+    p99_ms: float = 0.0
     stage_items_per_s: dict[str, float] = field(default_factory=dict)
     # arxiv_id -> abstract of every paper returned (and so summarised): for the utilisation replay
     summarised: dict[str, str] = field(default_factory=dict, repr=False)
 
 
-async def drive(url: str, queries: list[str], concurrency: int, scenario: str, system: str) -> Run:
-    """POST each query once, ``concurrency`` in flight; latencies of successful requests."""
+async def drive(
+    url: str,
+    queries: list[str],
+    concurrency: int,
+    scenario: str,
+    system: str,
+    extra: dict[str, Any] | None = None,
+) -> Run:
+    """POST each query once, ``concurrency`` in flight; latencies of successful requests.
+    ``extra``: more fields of each request (``include_evidence``)."""
     latencies: list[float] = []
     errors = 0
     embedded = 0
@@ -60,7 +69,8 @@ async def drive(url: str, queries: list[str], concurrency: int, scenario: str, s
                 started = time.perf_counter()
                 try:
                     response = await client.post(
-                        f"{url}/execute", json={"query": query, "max_papers": MAX_PAPERS}
+                        f"{url}/execute",
+                        json={"query": query, "max_papers": MAX_PAPERS, **(extra or {})},
                     )
                 except httpx.HTTPError:
                     errors += 1
@@ -89,6 +99,7 @@ async def drive(url: str, queries: list[str], concurrency: int, scenario: str, s
         round(float(np.percentile(latencies, 50)), 1) if ok else 0.0,
         round(float(np.percentile(latencies, 95)), 1) if ok else 0.0,
         embedded,
+        round(float(np.percentile(latencies, 99)), 1) if ok else 0.0,
         summarised=summarised,
     )
 
@@ -156,9 +167,11 @@ class Graph:
         self._stack.close()
 
 
-async def run_graph(graph: Graph, scenario: str, queries: list[str], c: int) -> Run:
+async def run_graph(
+    graph: Graph, scenario: str, queries: list[str], c: int, extra: dict[str, Any] | None = None
+) -> Run:
     before = graph.stage_items()
-    run = await drive(graph.url, queries, c, scenario, "graph")
+    run = await drive(graph.url, queries, c, scenario, "graph", extra)
     await asyncio.sleep(2.5)  # metrics are reported every second
     after = graph.stage_items()
     run.stage_items_per_s = {

@@ -4,10 +4,16 @@ passage there), and a paper that cannot be read coming back as a warning, not an
 
 from __future__ import annotations
 
+import tarfile
+from pathlib import Path
+
 import httpx
 import lxml.html
 
-from arm_dev.arxiv.fulltext import finding
+from arm_dev.arxiv.fulltext import answer, finding
+from deployments.embedder.text_embedder import TextEmbedder
+from deployments.ingest.fulltext import ingest_fulltext
+from deployments.reader.passage_store import PassageStore
 from tests.graph.conftest import App
 
 
@@ -96,3 +102,41 @@ def test_read_refuses_a_malformed_id_naming_the_field(main_app: App) -> None:
     response = main_app.client.post("/read", json={"arxiv_id": "not an id"})
     assert response.status_code == 422
     assert "arxiv_id" in response.text
+
+
+def test_ingest_fulltext_stores_passages_counts_bad_files_and_resumes(
+    serve_url: str, tmp_path: Path
+) -> None:
+    """The bulk job on the tier's Ray: plain files and a tar of PDFs (as arXiv's bulk chunks),
+    a file that is no paper (skipped), an encrypted PDF (counted by reason); run twice."""
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "2401.00101v1.html").write_bytes(answer("html", "2401.00101v1", "Graphs", "ok")[2])
+    (folder / "2401.00102v2.pdf").write_bytes(answer("pdf", "2401.00102v2", "Lenses", "ok")[2])
+    (folder / "2401.00103v1.pdf").write_bytes(
+        answer("pdf", "2401.00103v1", "Locked", "encrypted_pdf")[2]
+    )
+    (folder / "notes.txt").write_text("not a paper")
+    chunk = tmp_path / "arXiv_pdf_2401_001.tar"
+    pdf = tmp_path / "2401.00104v1.pdf"
+    pdf.write_bytes(answer("pdf", "2401.00104v1", "Tarred", "ok")[2])
+    with tarfile.open(chunk, "w") as tar:
+        tar.add(pdf, arcname="2401/2401.00104v1.pdf")
+    store = PassageStore(384, path=str(tmp_path / "qdrant"))
+    try:
+        first = ingest_fulltext([str(folder), str(chunk)], store, progress=False)
+        assert first["files"] == 4 and first["stored"] == 3
+        assert first["bad_reasons"] == {"encrypted": 1}
+        assert store.stored(["2401.00101v1", "2401.00102v2", "2401.00104v1"]) == {
+            "2401.00101v1",
+            "2401.00102v2",
+            "2401.00104v1",
+        }
+        again = ingest_fulltext([str(folder), str(chunk)], store, progress=False)
+        assert again["already_present"] == 3 and again["stored"] == 0
+        question = "Which loss do they train with?"
+        vector = TextEmbedder().embed([question])[0]
+        best = store.rank(["2401.00104v1"], question, vector, 1)["2401.00104v1"][0]
+        assert finding("2401.00104v1")[1] in best.text and best.source == "pdf"
+    finally:
+        store.close()
