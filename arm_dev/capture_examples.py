@@ -9,7 +9,9 @@ response model, so a field added to a model fails the suite until the examples a
 again. With ``ARM_API_KEY`` set, the requests carry it as a bearer token (it is never written).
 
 Run it against ``make run`` after ``make ingest`` (the examples in the docs come from the local
-index); it exits 1 when an answer's status is not the one the example documents.
+index), with the arXiv stand-in serving full texts for ``/read`` (``make standin`` on :8081, and
+``ARXIV_HTML_URL=http://127.0.0.1:8081/html ARXIV_PDF_URL=http://127.0.0.1:8081/pdf`` for
+``make run``); it exits 1 when an answer's status is not the one the example documents.
 """
 
 from __future__ import annotations
@@ -85,6 +87,18 @@ EXAMPLES: tuple[Example, ...] = (
         "POST",
         "/memory/search",
         {"query": "photon entanglement experiments", "limit": 2},
+        200,
+    ),
+    Example(  # a real paper's LaTeXML page (tests/fixtures/fulltext), served by the stand-in
+        "read",
+        "POST",
+        "/read",
+        {
+            "arxiv_id": "2501.11120v1",
+            "question": "Can a model tell that it has a backdoor?",
+            "max_chars": 1200,
+            "evidence_per_paper": 2,
+        },
         200,
     ),
     Example("health", "GET", "/health", None, 200),

@@ -58,7 +58,9 @@ class LexicalEncoder:
     """Stems of a text as BM25 document or query vectors. Thread-safe (the stem cache only
     grows, and a race stems a word twice); cheap to build."""
 
-    def __init__(self) -> None:
+    def __init__(self, length_norm: float = B) -> None:
+        """``length_norm``: BM25's b (``B`` for abstracts; passages use their own, tuned)."""
+        self.length_norm = length_norm
         self._normalizer = BertNormalizer(
             clean_text=True, handle_chinese_chars=True, strip_accents=True, lowercase=True
         )
@@ -92,7 +94,8 @@ class LexicalEncoder:
         """BM25 weights of a document's terms (before IDF, which Qdrant applies)."""
         counts = Counter(self._term_ids(text))
         length = sum(counts.values())
-        norm = K1 * (1.0 - B + B * length / AVG_DOC_TERMS)
+        b = self.length_norm
+        norm = K1 * (1.0 - b + b * length / AVG_DOC_TERMS)
         indices = sorted(counts)
         return SparseTerms(indices, [counts[i] * (K1 + 1.0) / (counts[i] + norm) for i in indices])
 

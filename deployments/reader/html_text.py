@@ -8,7 +8,8 @@ What LaTeXML writes, and what is kept of it:
 - ``div.ltx_para`` is a paragraph, with an ``id`` ("S4.SS2.p3") that the HTML URL opens at.
   Only the outermost is a block: list items and theorem bodies nest their own.
 - ``math`` carries its TeX in ``alttext``: kept as the TeX, not the MathML's characters.
-- ``figcaption`` (figures and tables) becomes a ``caption`` block anchored at its figure.
+- ``figcaption`` (figures and tables) becomes a ``caption`` block anchored at its figure;
+  sub-figures' captions are left out.
 - ``section.ltx_bibliography`` is kept apart as references; ``nav``, the page header/footer,
   arXiv's banners and the table of contents are dropped.
 
@@ -156,7 +157,10 @@ def parse_html(body: bytes) -> Document:
             section = "Abstract" if _in_abstract(el) else _section_path(el, labels)
             blocks.append(Block(inline_text(el), section, "paragraph", el.get("id")))
         elif el.tag == "figcaption":
-            figure = next((a for a in el.iterancestors() if a.tag == "figure"), None)
+            figures = [a for a in el.iterancestors() if a.tag == "figure"]
+            if len(figures) > 1:
+                continue  # a sub-figure's "(e) ...": the figure's own caption stands for it
+            figure = figures[0] if figures else None
             anchor = figure.get("id") if figure is not None else el.get("id")
             blocks.append(Block(inline_text(el), _section_path(el, labels), "caption", anchor))
 

@@ -17,7 +17,7 @@ from tests.graph.conftest import App
 
 T = TypeVar("T")
 KEY = "test-key-123"
-TOOLS = {"search_papers", "recall_memory", "format_citations"}
+TOOLS = {"search_papers", "read_paper", "recall_memory", "format_citations"}
 
 
 def _mcp(app: App, work: Callable[[Client], Awaitable[T]], token: str | None = None) -> T:

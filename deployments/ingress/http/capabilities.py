@@ -11,10 +11,12 @@ from models.version import arm_version
 
 DESCRIPTION = (
     "Finds arXiv papers for a query, ranks them by semantic similarity, summarises each in one "
-    "sentence, cites it (APA, BibTeX) and remembers it."
+    "sentence, cites it (APA, BibTeX) and remembers it; on request reads their full text and "
+    "returns the passages that answer the query, with links to them."
 )
 ENDPOINTS = {
     "execute": "POST /execute",
+    "read": "POST /read",
     "memory_search": "POST /memory/search",
     "health": "GET /health",
     "capabilities": "GET /capabilities",

@@ -26,8 +26,18 @@ STAGE_NAMES = {
     "Embedder": "embedder",
     "Summarizer": "summarizer",
     "MemoryWriter": "memory",
+    "Reader": "reader",
 }
-STAGE_ORDER = ("ingress", "arxiv", "arxiv_gate", "embedder", "summarizer", "memory", "llm")
+STAGE_ORDER = (
+    "ingress",
+    "arxiv",
+    "arxiv_gate",
+    "embedder",
+    "summarizer",
+    "memory",
+    "reader",
+    "llm",
+)
 
 
 @dataclass

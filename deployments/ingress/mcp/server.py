@@ -44,8 +44,10 @@ from models.version import arm_version
 DEFAULT_ALLOWED_HOSTS = "localhost,127.0.0.1,[::1]"
 INSTRUCTIONS = (
     "The research arm finds, ranks, summarises, cites and remembers arXiv papers. "
-    "search_papers asks arXiv (and stores what it finds); recall_memory searches what the arm "
-    "has stored; format_citations renders references for stored papers."
+    "search_papers asks arXiv (and stores what it finds; include_evidence adds passages of each "
+    "paper's full text); read_paper pages through one paper's full text and finds the passages "
+    "that answer a question; recall_memory searches what the arm has stored; format_citations "
+    "renders references for stored papers."
 )
 
 

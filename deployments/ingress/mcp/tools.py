@@ -23,6 +23,8 @@ from models.paper import versionless
 from models.research import (
     MemorySearchRequest,
     MemorySearchResponse,
+    ReadRequest,
+    ReadResponse,
     ResearchRequest,
     ResearchResponse,
 )
@@ -79,6 +81,10 @@ async def search_papers(
         list[str] | None, Field(description="arXiv categories, e.g. ['cs.CL', 'cs.LG'].")
     ] = None,
     include_summaries: Annotated[bool, Field(description="A TLDR for each paper.")] = True,
+    include_evidence: Annotated[
+        bool,
+        Field(description="Read each paper's full text: passages answering the query, linked."),
+    ] = False,
 ) -> ResearchResponse:
     """Search arXiv, rank by meaning, summarise, cite and remember the best papers (the
     arm's POST /execute): the papers with their citations, provenance and warnings."""
@@ -90,9 +96,32 @@ async def search_papers(
         end_date=end_date,
         categories=categories,
         include_summaries=include_summaries,
+        include_evidence=include_evidence,
     )
     try:
         return await current_flow().execute(request, f"mcp-{uuid.uuid4()}")
+    except ArmError as exc:
+        raise ToolError(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def read_paper(
+    arxiv_id: Annotated[
+        str, Field(description="arXiv id, with a version (2401.01234v2) or without (latest).")
+    ],
+    question: Annotated[
+        str | None, Field(description="Rank the paper's passages for this question.")
+    ] = None,
+    start: Annotated[int, Field(ge=0, description="Character offset of the window.")] = 0,
+    max_chars: Annotated[int, Field(ge=1, le=50_000, description="Window size.")] = 12_000,
+) -> ReadResponse:
+    """Read one paper's full text (arXiv's HTML, else its PDF) a window at a time, with its
+    outline and, for a question, its best passages, each linked to its place in the paper
+    (the arm's POST /read)."""
+    request = _valid(
+        ReadRequest, arxiv_id=arxiv_id, question=question, start=start, max_chars=max_chars
+    )
+    try:
+        return await current_flow().read(request)
     except ArmError as exc:
         raise ToolError(f"{type(exc).__name__}: {exc}") from exc
 
@@ -147,4 +176,4 @@ async def format_citations(
     return FormattedCitations(style=style, format=format, citations=citations, missing=missing)
 
 
-TOOLS = (search_papers, recall_memory, format_citations)
+TOOLS = (search_papers, read_paper, recall_memory, format_citations)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from arm_dev.capture_examples import EXAMPLES
 from models.health import CapabilityManifest, HealthStatus
-from models.research import ErrorBody, MemorySearchResponse, ResearchResponse
+from models.research import ErrorBody, MemorySearchResponse, ReadResponse, ResearchResponse
 from tests.conftest import ROOT
 
 EXAMPLES_DIR = ROOT / "docs" / "examples"
@@ -33,6 +33,7 @@ OMITTED_WHEN_EMPTY: dict[type[BaseModel], tuple[str, ...]] = {ErrorBody: ("detai
 RESPONSE_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/execute"): ResearchResponse,
     ("POST", "/memory/search"): MemorySearchResponse,
+    ("POST", "/read"): ReadResponse,
     ("GET", "/health"): HealthStatus,
     ("GET", "/capabilities"): CapabilityManifest,
 }

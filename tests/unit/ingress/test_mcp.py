@@ -23,7 +23,7 @@ from tests.unit.ingress.in_process import ingress_client
 
 T = TypeVar("T")
 KEY = "k-mcp-123"
-TOOLS = {"search_papers", "recall_memory", "format_citations"}
+TOOLS = {"search_papers", "read_paper", "recall_memory", "format_citations"}
 # What an MCP POST carries besides the JSON-RPC body.
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
