@@ -90,7 +90,12 @@ class Settings(BaseModel):
     arxiv_pdf_url: str | None = Field(
         default=None, description="Reader: the PDFs; unset: as ARXIV_HTML_URL, with /pdf."
     )
-    fulltext_timeout_s: Deadline = Field(default=30.0, description="Reader: one body, whole.")
+    fulltext_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=110,
+        description="Reader: one body, whole (under the arXiv gate's 120 s turn lease).",
+    )
     fulltext_max_bytes: int = Field(
         default=32 << 20, ge=1 << 16, le=1 << 30, description="Reader: one body's size cap."
     )

@@ -68,7 +68,7 @@ and exited abruptly. This document may be truncated or damaged.</p></div>
 
 
 def _seed(arxiv_id: str) -> random.Random:
-    base = arxiv_id.split("v")[0] if "v" in arxiv_id[5:] else arxiv_id
+    base = re.sub(r"v\d+$", "", arxiv_id)
     return random.Random(int(hashlib.sha256(base.encode()).hexdigest()[:16], 16))
 
 

@@ -59,7 +59,7 @@ def listing(paths: Sequence[str]) -> Iterator[dict[str, str]]:
                 for member in tar:
                     key = paper_key(member.name)
                     if member.isfile() and key:
-                        yield {"paper": key, "path": str(path), "member": member.name}
+                        yield {"paper": key, "path": str(path.resolve()), "member": member.name}
         elif (key := paper_key(path.name)) is not None:
             yield {"paper": key, "path": str(path.resolve()), "member": ""}
 
@@ -81,6 +81,8 @@ def read_paper(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             reason = exc.reason
         except OSError:
             reason = "unreadable_file"
+        except Exception as exc:  # a parser's own failure: counted, the job goes on
+            reason = f"parser_error:{type(exc).__name__}"
         for key, value in (("paper", paper), ("source", source), ("passages", cut)):
             out[key].append(str(value))
         out["reason"].append(reason)

@@ -26,6 +26,7 @@ Unreadable = Literal[
     "not_found",  # arXiv has no such paper or version
     "unavailable",  # arXiv did not answer (5xx, connection refused, rate limited past the wait)
     "empty",  # parsed, but no paragraph of text
+    "failed",  # the arm failed reading it (its log names the error)
 ]
 
 

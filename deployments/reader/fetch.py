@@ -28,6 +28,7 @@ from deployments.reader.document import Document, ParseFailed, TextSource, Unrea
 from deployments.reader.html_text import parse_html
 from deployments.reader.pdf_text import parse_pdf
 
+GATE_WAIT_S = 60.0  # a turn at the application's arXiv gate, at most (then: unavailable)
 MAX_BODY_BYTES = 32 << 20  # arXiv's PDFs are capped at 50 MB; past 32 MB is scans or data
 VERSION_IN_BASE = re.compile(rb"<base[^>]+href=[\"']?/html/[^\"'/]*?v(\d+)/?", re.IGNORECASE)
 VERSION_IN_NAME = re.compile(r"v(\d+)\.pdf", re.IGNORECASE)
@@ -118,7 +119,13 @@ class FullTextClient:
 
     async def _get(self, url: str) -> tuple[bytes, str]:
         """(body, file name from Content-Disposition) of a 200; ReadFailed otherwise."""
-        token, _ = await self.gate.acquire()
+        try:
+            async with asyncio.timeout(GATE_WAIT_S):
+                token, _ = await self.gate.acquire()
+        except TimeoutError:
+            raise ReadFailed(
+                "unavailable", f"no turn at the arXiv gate in {GATE_WAIT_S:g}s"
+            ) from None
         hold_off = 0.0
         cap = self.max_body_bytes
         try:

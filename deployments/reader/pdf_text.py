@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import re
 import statistics
+import threading
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
@@ -55,6 +56,9 @@ REFERENCE_HEADINGS = {"references", "bibliography"}
 ARXIV_STAMP = re.compile(r"^arXiv:\d{4}\.\d{4,5}(v\d+)?\s*\[")
 DIGITS = re.compile(r"\d+")
 SOFT_BREAKS = ("\u00ad", "\x02", "\ufffe")
+# PDFium is not thread-safe (pypdfium2's docs): one parse at a time per process. The Reader
+# parses in worker threads; the layout work after PDFium is done runs outside the lock.
+PDFIUM = threading.Lock()
 
 
 @dataclass
@@ -207,15 +211,18 @@ def _join(text: str, line: str) -> str:
 def parse_pdf(body: bytes) -> Document:
     """A PDF -> Document. Raises ParseFailed("encrypted" | "truncated" | "no_text_layer" |
     "empty") when nothing usable comes out."""
-    try:
-        pdf = pdfium.PdfDocument(body)
-    except pdfium.PdfiumError as exc:
-        reason: Unreadable = "encrypted" if "password" in str(exc).lower() else "truncated"
-        raise ParseFailed(reason, f"PDFium cannot open it ({exc})") from None
-    try:
-        pages = _page_lines(pdf)
-    finally:
-        pdf.close()
+    with PDFIUM:
+        try:
+            pdf = pdfium.PdfDocument(body)
+        except pdfium.PdfiumError as exc:
+            reason: Unreadable = "encrypted" if "password" in str(exc).lower() else "truncated"
+            raise ParseFailed(reason, f"PDFium cannot open it ({exc})") from None
+        try:
+            pages = _page_lines(pdf)
+        except pdfium.PdfiumError as exc:  # a damaged page past a readable start
+            raise ParseFailed("truncated", f"PDFium cannot read a page ({exc})") from None
+        finally:
+            pdf.close()
     if not pages:
         raise ParseFailed("truncated", "the PDF has no pages")
     if all(sum(len(line.text) for line in page) < MIN_CHARS_PER_PAGE for page in pages):

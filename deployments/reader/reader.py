@@ -12,6 +12,7 @@ cache's per-paper lock does the same.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from deployments.common.logs import arm_logger, log_event
 from deployments.reader.document import Document, TextSource
 from deployments.reader.fetch import Fetched, FullTextClient, ReadFailed
 from deployments.reader.passage_store import PassageStore
@@ -33,8 +35,13 @@ from models.contracts import (
     ReadResult,
 )
 
+logger = arm_logger(__name__)
 Embed = Callable[[list[str]], Awaitable[np.ndarray]]
 EMBED_CHUNK = 128  # passages per Embedder call (a long paper has several hundred)
+EMBED_TIMEOUT_S = 120.0  # a paper's passages embedded within this, or the read fails
+# Papers one replica fetches at once: the rest wait here, not in the application's arXiv gate,
+# where they would queue ahead of the searches (a turn every 3 s on arXiv).
+MAX_FETCHES = 2
 VERSIONED = re.compile(r"v\d+$")
 
 
@@ -86,6 +93,7 @@ class PaperReader:
         self.embed = embed
         self.observer: ReadObserver = observer or _Unobserved()
         self._reading: dict[str, asyncio.Task[Stored]] = {}
+        self._fetching = asyncio.Semaphore(MAX_FETCHES)
         self.papers_read = 0
 
     async def evidence(self, request: EvidenceRequest) -> EvidenceResult:
@@ -103,7 +111,7 @@ class PaperReader:
                     result.failures[paper] = "timeout"
                 elif task.exception() is not None:
                     exc = task.exception()
-                    result.failures[paper] = exc.reason if isinstance(exc, ReadFailed) else "empty"
+                    result.failures[paper] = exc.reason if isinstance(exc, ReadFailed) else "failed"
                 else:
                     stored.add(paper)
                     result.papers_read += 1
@@ -178,10 +186,11 @@ class PaperReader:
                 if not done:
                     cut = passages(stored.document)
                     texts = [p.text for p in cut]
-                    chunks = [
-                        await self.embed(texts[i : i + EMBED_CHUNK])
-                        for i in range(0, len(texts), EMBED_CHUNK)
-                    ]
+                    async with asyncio.timeout(EMBED_TIMEOUT_S):
+                        chunks = [
+                            await self.embed(texts[i : i + EMBED_CHUNK])
+                            for i in range(0, len(texts), EMBED_CHUNK)
+                        ]
                     vectors = np.concatenate(chunks) if chunks else np.zeros((0, 1))
                     await asyncio.to_thread(
                         self.store.add, stored.paper, stored.source, cut, vectors
@@ -190,6 +199,10 @@ class PaperReader:
         except ReadFailed as exc:
             self.observer.failed(exc.reason)
             raise
+        except Exception as exc:  # the embedder, the store, a parser bug: a warning, not a 500
+            log_event(logger, logging.WARNING, "reader.failed", paper=paper, error=repr(exc))
+            self.observer.failed("failed")
+            raise ReadFailed("failed", f"{type(exc).__name__}") from exc
 
     async def _text(self, paper: str) -> Stored:
         """The parsed text, from the disk cache or from arXiv (then cached)."""
@@ -199,7 +212,8 @@ class PaperReader:
             document, extra = cached
             return Stored(extra["paper"], extra.get("version"), document, document.source)
         started = time.perf_counter()
-        fetched: Fetched = await self.client.fetch(paper)
+        async with self._fetching:  # a few papers at a time take turns at the gate
+            fetched: Fetched = await self.client.fetch(paper)
         self.observer.read(fetched.source, time.perf_counter() - started)
         self.papers_read += 1
         version = fetched.version

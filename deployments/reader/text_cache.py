@@ -18,6 +18,7 @@ import os
 import re
 import tempfile
 import time
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
@@ -66,10 +67,13 @@ class TextCache:
     def get(self, paper: str) -> tuple[Document, dict[str, Any]] | None:
         path = self.path(paper)
         try:
-            blob = path.read_bytes()
+            found = load(path.read_bytes())
             os.utime(path)  # recently read: evicted last
-            found = load(blob)
-        except (OSError, ValueError, KeyError, TypeError):
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except (OSError, EOFError, zlib.error, ValueError, KeyError, TypeError):
+            path.unlink(missing_ok=True)  # damaged (a disk full, a kill): read it again
             self.misses += 1
             return None
         self.hits += 1
@@ -78,9 +82,15 @@ class TextCache:
     def put(self, paper: str, document: Document, extra: dict[str, Any]) -> None:
         blob = dump(document, extra)
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as out:
-            out.write(blob)
-        os.replace(tmp, self.path(paper))
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(blob)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path(paper))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         self.evict()
 
     def size(self) -> int:

@@ -4,16 +4,19 @@ warning naming the reason; the answer itself never waits past the evidence deadl
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
 
 from arm_client.models import ArmWarning, Evidence, OutlineEntry
+from deployments.common.logs import arm_logger, log_event
 from deployments.ingress.flow.budget import RequestBudget
 from deployments.ingress.flow.work import Work
 from models.contracts import EvidenceRequest, PassageHit, ReadResult, ReadStage
 from models.contracts import ReadRequest as StageReadRequest
 from models.errors import unwrap
+from models.paper import versionless
 from models.research import ReadRequest, ReadResponse
 
 # Why a paper has no evidence, as the warning says it (the Reader's reasons).
@@ -28,7 +31,10 @@ REASONS = {
     "not_found": "arXiv has no full text of this version",
     "unavailable": "arXiv did not answer",
     "empty": "the full text has no paragraph of text",
+    "failed": "the arm failed reading it (its log names the error)",
+    "reader_unavailable": "the Reader stage did not answer",
 }
+logger = arm_logger(__name__)
 SLACK_S = 2.0  # the Reader answers at its deadline; this much more for the call itself
 
 
@@ -84,8 +90,10 @@ class ReadingFlow:
         try:
             result = await self.budget.bounded(self.reader.evidence(request), "evidence", "reader")
         except Exception as exc:  # the Reader down or past its share: no evidence, an answer
+            log_event(logger, logging.WARNING, "request.stage_failed", stage="reader",
+                      error=repr(unwrap(exc)))  # fmt: skip
             for paper in papers.values():
-                work.warnings.append(unread(paper.arxiv_id, f"reader failed: {unwrap(exc)}"))
+                work.warnings.append(unread(paper.arxiv_id, "reader_unavailable"))
             work.timed("evidence", started)
             return
         for key, paper in papers.items():
@@ -109,7 +117,7 @@ class ReadingFlow:
         result: ReadResult = await self.budget.bounded(
             self.reader.read(asked), "evidence", "reader"
         )
-        base = result.paper.split("v")[0] if "v" in result.paper[5:] else result.paper
+        base = versionless(result.paper)
         warnings = [unread(base, result.failure)] if result.failure else []
         return ReadResponse(
             arxiv_id=result.paper,

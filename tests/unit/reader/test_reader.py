@@ -146,3 +146,28 @@ async def test_read_pages_through_the_text_with_an_outline(standin, tmp_path, em
         first.text + rest.text
         == (await reader.read(ReadRequest("2401.00061", max_chars=10**6))).text
     )
+
+
+async def test_a_failing_embedder_is_a_named_failure_not_an_error(
+    standin, tmp_path, embedder
+) -> None:
+    reader = make_reader(standin, tmp_path, embedder)
+
+    async def broken(texts: list[str]) -> np.ndarray:
+        raise RuntimeError("the Embedder's replica died")
+
+    reader.embed = broken
+    result = await reader.evidence(ask(embedder, ("2401.00071v1",)))
+    assert result.failures == {"2401.00071v1": "failed"}
+    read = await reader.read(ReadRequest("2401.00072v1"))
+    assert read.failure == "failed" and read.text == ""
+
+
+async def test_a_damaged_cache_file_is_read_again(standin, tmp_path, embedder) -> None:
+    reader = make_reader(standin, tmp_path, embedder)
+    first = await reader.read(ReadRequest("2401.00081v1"))
+    cached = reader.cache.path("2401.00081v1")
+    cached.write_bytes(cached.read_bytes()[:100])  # cut short, as by a full disk
+    again = await reader.read(ReadRequest("2401.00081v1"))
+    assert again.failure is None and again.text == first.text
+    assert reader.papers_read == 2  # fetched again, not served broken
