@@ -316,8 +316,20 @@ class ReaderInfo(BaseModel):
     store: Literal["embedded", "server"]
 
 
+@dataclass(frozen=True)
+class PassageQuery:
+    """``POST /memory/search`` with ``scope: passages`` (Ingress -> Reader): the best passages
+    of every paper version read, for the query."""
+
+    query: str
+    query_vector: np.ndarray = field(compare=False, repr=False)
+    limit: int = 10
+
+
 class ReadStage(Protocol):
     async def evidence(self, request: EvidenceRequest) -> EvidenceResult: ...
+
+    async def search(self, request: PassageQuery) -> list[PassageHit]: ...
 
     async def read(self, request: ReadRequest) -> ReadResult: ...
 

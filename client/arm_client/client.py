@@ -84,10 +84,20 @@ class _Calls:
 
     @staticmethod
     def search_memory(
-        query: str, limit: int, start_date: date | str | None, end_date: date | str | None
+        query: str,
+        limit: int,
+        start_date: date | str | None,
+        end_date: date | str | None,
+        scope: str = "papers",
     ) -> Call[MemorySearchResponse]:
         request = MemorySearchRequest.model_validate(
-            {"query": query, "limit": limit, "start_date": start_date, "end_date": end_date}
+            {
+                "query": query,
+                "limit": limit,
+                "start_date": start_date,
+                "end_date": end_date,
+                "scope": scope,
+            }
         )
         return Call(
             "POST",
@@ -231,9 +241,11 @@ class ArmClient(_Base):
         limit: int = 10,
         start_date: date | str | None = None,
         end_date: date | str | None = None,
+        scope: str = "papers",
     ) -> MemorySearchResponse:
-        """Papers the arm has stored, most similar first (``POST /memory/search``)."""
-        return self._send(_Calls.search_memory(query, limit, start_date, end_date))
+        """Papers the arm has stored, most similar first (``POST /memory/search``); with
+        ``scope="passages"`` the passages of the full texts it has read."""
+        return self._send(_Calls.search_memory(query, limit, start_date, end_date, scope))
 
     def read(
         self, arxiv_id: str, question: str | None = None, start: int = 0, max_chars: int = 12_000
@@ -358,9 +370,11 @@ class AsyncArmClient(_Base):
         limit: int = 10,
         start_date: date | str | None = None,
         end_date: date | str | None = None,
+        scope: str = "papers",
     ) -> MemorySearchResponse:
-        """Papers the arm has stored, most similar first (``POST /memory/search``)."""
-        return await self._send(_Calls.search_memory(query, limit, start_date, end_date))
+        """Papers the arm has stored, most similar first (``POST /memory/search``); with
+        ``scope="passages"`` the passages of the full texts it has read."""
+        return await self._send(_Calls.search_memory(query, limit, start_date, end_date, scope))
 
     async def read(
         self, arxiv_id: str, question: str | None = None, start: int = 0, max_chars: int = 12_000

@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     JsonValue,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -298,24 +299,47 @@ class ReadResponse(BaseModel):
 
 
 class MemorySearchRequest(_DateRange):
-    """A semantic search over papers the arm has stored."""
+    """A semantic search over papers the arm has stored, or (``scope: passages``) over the
+    passages of the full texts it has read."""
 
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(min_length=3, max_length=500)
     limit: int = Field(default=10, ge=1, le=100)
+    scope: Literal["papers", "passages"] = Field(
+        default="papers",
+        description="papers: stored papers (by title and abstract); passages: passages of "
+        "every full text read, best first (dates do not apply).",
+    )
 
     @field_validator("query", mode="after")
     @classmethod
     def _clean_query(cls, value: str) -> str:
         return _clean_query(value)
 
+    @field_validator("scope", mode="after")
+    @classmethod
+    def _dates_are_for_papers(cls, value: str, info: ValidationInfo) -> str:
+        # The dates are validated first (declared first): a 422 on this field names scope.
+        if value == "passages" and (info.data.get("start_date") or info.data.get("end_date")):
+            raise ValueError("start_date and end_date filter papers; scope passages takes none")
+        return value
+
+
+class StoredPassage(Evidence):
+    """A passage of a full text the arm has read, with the paper version it comes from."""
+
+    arxiv_id: str = Field(description="Version-less id of the paper.")
+    version: int | None = None
+
 
 class MemorySearchResponse(BaseModel):
-    """Stored papers, most similar first; ``relevance_score`` is the similarity in [0, 1]."""
+    """Stored papers, most similar first; ``relevance_score`` is the similarity in [0, 1]. With
+    ``scope: passages``, ``passages`` instead (``papers`` empty); ``count`` counts either."""
 
     papers: list[Paper]
     count: int
+    passages: list[StoredPassage] = Field(default_factory=list)
 
 
 ErrorKind = Literal[

@@ -22,7 +22,15 @@ from deployments.reader.fetch import FullTextClient
 from deployments.reader.passage_store import PassageStore
 from deployments.reader.reader import PaperReader
 from deployments.reader.text_cache import TextCache
-from models.contracts import EvidenceRequest, EvidenceResult, ReaderInfo, ReadRequest, ReadResult
+from models.contracts import (
+    EvidenceRequest,
+    EvidenceResult,
+    PassageHit,
+    PassageQuery,
+    ReaderInfo,
+    ReadRequest,
+    ReadResult,
+)
 from models.settings import ReaderSettings, read_secret
 
 logger = arm_logger(__name__)
@@ -74,6 +82,13 @@ class Reader:
             result = await self.core.read(request)
             call.items = int(result.failure is None)
         return result
+
+    async def search(self, request: PassageQuery) -> list[PassageHit]:
+        """The best passages of every paper read, for a query (memory search)."""
+        with self.metrics.call() as call:
+            hits = await self.core.search(request)
+            call.items = len(hits)
+        return hits
 
     async def info(self) -> ReaderInfo:
         passages = await asyncio.to_thread(self.store.count)

@@ -153,6 +153,19 @@ class PassageStore:
             score=round(score, 4),
         )
 
+    def search(self, query: str, vector: np.ndarray, limit: int) -> list[PassageHit]:
+        """The best ``limit`` passages of every stored paper for the query, best first."""
+        dense = np.asarray(vector, dtype=np.float32).tolist()
+        legs = [
+            Leg(DENSE, LEG_DEPTH, dense=dense),
+            Leg(LEXICAL, LEG_DEPTH, sparse=self.lexical.query(query)),
+        ]
+        by_meaning, by_words = self.store.query(legs)
+        best = mix(by_meaning, by_words, LEG_DEPTH, self.dense_weight, limit)
+        payloads = {p.id: p.payload for p in self.store.retrieve([pid for pid, _ in best])}
+        terms = set(self.lexical.terms(query))
+        return [self._ranked(payloads[pid], score, terms) for pid, score in best if pid in payloads]
+
     def count(self) -> int:
         return self.store.count()
 

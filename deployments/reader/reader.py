@@ -31,6 +31,7 @@ from models.contracts import (
     EvidenceRequest,
     EvidenceResult,
     PassageHit,
+    PassageQuery,
     ReadRequest,
     ReadResult,
 )
@@ -156,6 +157,13 @@ class PaperReader:
             )
             result.passages = self._linked(best.get(stored.paper, []))
         return result
+
+    async def search(self, request: PassageQuery) -> list[PassageHit]:
+        """The best passages of every paper read so far (``POST /memory/search``)."""
+        hits = await asyncio.to_thread(
+            self.store.search, request.query, request.query_vector, request.limit
+        )
+        return self._linked(hits)
 
     def _linked(self, hits: list[PassageHit]) -> list[PassageHit]:
         """The hits with the links that open each paper at them."""

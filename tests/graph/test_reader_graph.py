@@ -56,6 +56,21 @@ def test_evidence_passages_open_at_their_paragraph(main_app: App) -> None:
     assert again["provenance"]["cache"]["fulltext_reused"] == len(body["papers"])
 
 
+def test_memory_search_finds_passages_across_papers_read(main_app: App) -> None:
+    arxiv_id = "2402.00005"
+    assert main_app.client.post("/read", json={"arxiv_id": arxiv_id}).status_code == 200
+    question = finding(arxiv_id)[1]  # the paper's own words: its passage must come first
+    response = main_app.client.post(
+        "/memory/search", json={"query": question, "scope": "passages", "limit": 3}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["papers"] == [] and body["count"] == len(body["passages"]) >= 1
+    best = body["passages"][0]
+    assert best["arxiv_id"] == arxiv_id and finding(arxiv_id)[1] in best["text"]
+    assert best["anchor_url"].endswith(f"/html/{arxiv_id}v{best['version']}#S3.p2")
+
+
 def test_read_pages_a_paper_and_answers_a_question(main_app: App) -> None:
     arxiv_id = "2402.00003"
     question = "Which loss do they train with and how much does it improve accuracy?"

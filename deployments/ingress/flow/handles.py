@@ -16,6 +16,8 @@ from models.contracts import (
     EvidenceResult,
     MemoryQuery,
     NewMemory,
+    PassageHit,
+    PassageQuery,
     ReaderInfo,
     ReadRequest,
     ReadResult,
@@ -102,6 +104,9 @@ class ReaderHandle:
 
     async def read(self, request: ReadRequest) -> ReadResult:
         return await answer(self._handle.read.remote(request))
+
+    async def search(self, request: PassageQuery) -> list[PassageHit]:
+        return await answer(self._handle.search.remote(request))
 
     async def info(self) -> ReaderInfo:
         return await answer(self._handle.info.remote())

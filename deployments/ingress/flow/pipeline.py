@@ -321,6 +321,11 @@ class ResearchPipeline:
 
     async def _memory_search(self, req: MemorySearchRequest) -> MemorySearchResponse:
         vector = await self.embed_query(req.query)
+        if req.scope == "passages":
+            if self.reading is None:
+                raise StageError("this graph has no Reader stage", "reader")
+            found = await self.reading.search_passages(req.query, vector, req.limit)
+            return MemorySearchResponse(papers=[], count=len(found), passages=found)
         query = MemoryQuery(vector, req.limit, req.start_date, req.end_date)
         hits = await self.memory.search(query)
         papers = [

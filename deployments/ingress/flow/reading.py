@@ -5,15 +5,16 @@ warning naming the reason; the answer itself never waits past the evidence deadl
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import numpy as np
 
-from arm_client.models import ArmWarning, Evidence, OutlineEntry
+from arm_client.models import ArmWarning, Evidence, OutlineEntry, StoredPassage
 from deployments.common.logs import arm_logger, log_event
 from deployments.ingress.flow.budget import RequestBudget
 from deployments.ingress.flow.work import Work
-from models.contracts import EvidenceRequest, PassageHit, ReadResult, ReadStage
+from models.contracts import EvidenceRequest, PassageHit, PassageQuery, ReadResult, ReadStage
 from models.contracts import ReadRequest as StageReadRequest
 from models.errors import unwrap
 from models.paper import versionless
@@ -103,6 +104,14 @@ class ReadingFlow:
         work.papers_read, work.papers_reread = result.papers_read, result.papers_reused
         work.timed("evidence", started)
 
+    async def search_passages(
+        self, query: str, vector: np.ndarray, limit: int
+    ) -> list[StoredPassage]:
+        """``POST /memory/search`` with ``scope: passages``: over every full text read."""
+        asked = PassageQuery(query, vector, limit)
+        hits = await self.budget.bounded(self.reader.search(asked), "memory_lookup", "reader")
+        return [stored_passage(h) for h in hits]
+
     async def read(self, req: ReadRequest, question_vector: np.ndarray | None) -> ReadResponse:
         """``POST /read``: the Reader's window, outline and passages, as the API gives them."""
         asked = StageReadRequest(
@@ -142,6 +151,17 @@ class ReadingFlow:
             pdf_url=result.pdf_url,
             warnings=warnings,
         )
+
+
+def stored_passage(hit: PassageHit) -> StoredPassage:
+    return StoredPassage(
+        **evidence_of(hit).model_dump(), arxiv_id=versionless(hit.paper), version=_version(hit)
+    )
+
+
+def _version(hit: PassageHit) -> int | None:
+    match = re.search(r"v(\d+)$", hit.paper)
+    return int(match.group(1)) if match else None
 
 
 def _anchor_url(result: ReadResult, anchor: str) -> str:

@@ -129,10 +129,15 @@ async def read_paper(
 async def recall_memory(
     query: Annotated[str, Field(description="What to recall, in free text (3-500 characters).")],
     limit: Annotated[int, Field(ge=1, le=100, description="Papers to answer with.")] = 10,
+    scope: Annotated[
+        Literal["papers", "passages"],
+        Field(description="papers: stored papers; passages: passages of full texts read."),
+    ] = "papers",
 ) -> MemorySearchResponse:
-    """Semantic search over the papers the arm has already found and stored (the arm's
-    POST /memory/search); arXiv is not asked."""
-    request = _valid(MemorySearchRequest, query=query, limit=limit)
+    """Semantic search over the papers the arm has already found and stored, or over the
+    passages of the full texts it has read (the arm's POST /memory/search); arXiv is not
+    asked."""
+    request = _valid(MemorySearchRequest, query=query, limit=limit, scope=scope)
     try:
         return await current_flow().memory_search(request)
     except ArmError as exc:

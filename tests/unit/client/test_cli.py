@@ -100,7 +100,11 @@ def test_memory_as_a_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     arm = Arm([ok(body)])
     code, out, _ = run(arm, ["memory", "graphs", "--format", "json"], capsys)
     assert MemorySearchResponse.model_validate_json(out).count == 2
-    assert json.loads(arm.requests[0].content) == {"query": "graphs", "limit": 10}
+    assert json.loads(arm.requests[0].content) == {
+        "query": "graphs",
+        "limit": 10,
+        "scope": "papers",
+    }
     code, out, _ = run(Arm([ok({"papers": [], "count": 0})]), ["memory", "nothing here"], capsys)
     assert code == 0 and out == "nothing in memory matches\n"
 

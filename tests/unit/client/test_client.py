@@ -117,7 +117,12 @@ def test_memory_search_paper_and_forget() -> None:
         arm_client.forget_paper("hep-ex/0406020")
         with pytest.raises(NotFoundError) as caught:
             arm_client.get_paper("hep-ex/0406020")
-    assert arm.bodies()[0] == {"query": "graphs", "limit": 2, "end_date": "2024-12-31"}
+    assert arm.bodies()[0] == {
+        "query": "graphs",
+        "limit": 2,
+        "end_date": "2024-12-31",
+        "scope": "papers",
+    }
     assert [(r.method, r.url.path) for r in arm.requests[1:]] == [
         ("GET", "/main/papers/hep-ex/0406020"),
         ("DELETE", "/main/papers/hep-ex/0406020"),

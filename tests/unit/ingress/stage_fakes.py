@@ -16,6 +16,7 @@ from models.contracts import (
     MemoryQuery,
     NewMemory,
     PassageHit,
+    PassageQuery,
     ReaderInfo,
     ReadRequest,
     ReadResult,
@@ -234,6 +235,11 @@ class Reader:
         if request.question:
             result.passages = self._hits(paper, request.question, request.per_paper)
         return result
+
+    async def search(self, request: PassageQuery) -> list[PassageHit]:
+        self.calls += 1
+        hits = [h for paper in self.texts for h in self._hits(f"{paper}v1", request.query, 3)]
+        return sorted(hits, key=lambda h: -h.score)[: request.limit]
 
     async def info(self) -> ReaderInfo:
         return ReaderInfo(papers_read=self.calls, cache_hits=0, passages_stored=0, store="embedded")

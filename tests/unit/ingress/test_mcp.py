@@ -63,7 +63,7 @@ def test_tools_listed_with_typed_schemas(monkeypatch: pytest.MonkeyPatch, tmp_pa
         "properties"
     ].keys()
     assert search["properties"]["max_papers"]["maximum"] == 20
-    assert tools["recall_memory"].input_schema["properties"].keys() == {"query", "limit"}
+    assert tools["recall_memory"].input_schema["properties"].keys() == {"query", "limit", "scope"}
     cite = tools["format_citations"].input_schema["properties"]
     assert cite["format"]["enum"] == ["text", "bibtex", "ris", "csl"]
     assert cite["style"]["default"] == "apa"

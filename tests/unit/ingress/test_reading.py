@@ -8,9 +8,12 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from deployments.ingress.flow.pipeline import ResearchPipeline
 from models.contracts import EvidenceRequest, EvidenceResult
-from models.research import ReadRequest, ResearchRequest
+from models.research import MemorySearchRequest, ReadRequest, ResearchRequest
 from tests.unit.ingress.stage_fakes import PAPERS, Embedder, Fetcher, Memory, Reader, Summarizer
 
 TEXTS = {
@@ -101,3 +104,20 @@ def test_read_returns_a_window_and_the_question_s_passages() -> None:
         )
     )
     assert missing.source is None and missing.warnings[0].message.endswith("(not_found)")
+
+
+def test_memory_search_over_passages() -> None:
+    pipeline, _, _ = make(Reader(texts=TEXTS))
+    found = asyncio.run(
+        pipeline.memory_search(
+            MemorySearchRequest(query="focal loss on graphs", scope="passages", limit=2)
+        )
+    )
+    assert found.papers == [] and found.count == len(found.passages) == 2
+    best = found.passages[0]
+    assert best.arxiv_id == "2401.00001" and best.version == 1 and "focal loss" in best.text
+
+
+def test_dates_do_not_apply_to_passages() -> None:
+    with pytest.raises(ValidationError, match="scope passages"):
+        MemorySearchRequest(query="graphs", scope="passages", start_date="2024-01-01")
