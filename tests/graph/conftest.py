@@ -1,4 +1,4 @@
-"""Graph tier: a real Ray cluster, real ``serve.run`` of the five-stage graph, the real MiniLM,
+"""Graph tier: a real Ray cluster, real ``serve.run`` of the whole graph, the real MiniLM,
 real embedded Qdrant, and local stand-ins that speak arXiv's and OpenAI's protocols.
 
 One Ray instance and Serve for the whole tier; each application gets its own stand-ins and its

@@ -222,15 +222,15 @@ class ResearchPipeline:
         started = time.perf_counter()
         todo = []
         for paper in work.top:
-            if paper.evidence:
-                todo.append(paper)
-                continue
             old = work.stored.get(paper.arxiv_id)
             kept = old.summary if old is not None else None
             if not kept and work.search.summaries.get(paper.arxiv_id):  # made by the ingest
                 kept = work.from_index[paper.arxiv_id] = work.search.summaries[paper.arxiv_id]
+            if paper.evidence:  # from the same passages before, or made now
+                kept = self.reading.summary_of(paper) if self.reading else None
             if kept:
-                paper.summary, paper.summary_source = kept, "abstract"
+                paper.summary = kept
+                paper.summary_source = "abstract+evidence" if paper.evidence else "abstract"
                 work.reused += 1
             else:
                 todo.append(paper)
@@ -255,7 +255,9 @@ class ResearchPipeline:
                 continue
             paper.summary = outcome.summary
             paper.summary_source = "abstract+evidence" if paper.evidence else "abstract"
-            if outcome.summary and not paper.evidence:
+            if outcome.summary and paper.evidence and self.reading:
+                self.reading.keep_summary(paper, outcome.summary)
+            elif outcome.summary:
                 work.made[paper.arxiv_id] = outcome.summary
             work.warnings.extend(
                 w.model_copy(update={"arxiv_id": paper.arxiv_id}) for w in outcome.warnings

@@ -11,13 +11,14 @@ import time
 import numpy as np
 
 from arm_client.models import ArmWarning, Evidence, OutlineEntry, StoredPassage
+from deployments.common.caches import LRUCache
 from deployments.common.logs import arm_logger, log_event
 from deployments.ingress.flow.budget import RequestBudget
 from deployments.ingress.flow.work import Work
 from models.contracts import EvidenceRequest, PassageHit, PassageQuery, ReadResult, ReadStage
 from models.contracts import ReadRequest as StageReadRequest
 from models.errors import unwrap
-from models.paper import versionless
+from models.paper import Paper, versionless
 from models.research import ReadRequest, ReadResponse
 
 # Why a paper has no evidence, as the warning says it (the Reader's reasons).
@@ -37,6 +38,7 @@ REASONS = {
 }
 logger = arm_logger(__name__)
 SLACK_S = 2.0  # the Reader answers at its deadline; this much more for the call itself
+SUMMARIES_KEPT = 4096  # evidence summaries kept per Ingress replica (a few hundred bytes each)
 
 
 def evidence_of(hit: PassageHit) -> Evidence:
@@ -70,6 +72,21 @@ class ReadingFlow:
         self.reader = reader
         self.budget = budget
         self.deadline_s = deadline_s
+        # Summaries written from evidence, by paper version and passages: memory keeps the
+        # abstract's, so without these a warm request would summarise every paper again.
+        self.summaries: LRUCache[str, str] = LRUCache(SUMMARIES_KEPT)
+
+    @staticmethod
+    def _summary_key(paper: Paper) -> str:
+        spans = ",".join(f"{e.char_start}-{e.char_end}" for e in paper.evidence or [])
+        return f"{paper.arxiv_id}v{paper.version}:{spans}"
+
+    def summary_of(self, paper: Paper) -> str | None:
+        """The summary made before from this paper version and these same passages."""
+        return self.summaries.get(self._summary_key(paper))
+
+    def keep_summary(self, paper: Paper, summary: str) -> None:
+        self.summaries.put(self._summary_key(paper), summary)
 
     def wait_s(self) -> float:
         return max(1.0, min(self.deadline_s, self.budget.deadline_s * 0.5 - SLACK_S))

@@ -121,3 +121,13 @@ def test_memory_search_over_passages() -> None:
 def test_dates_do_not_apply_to_passages() -> None:
     with pytest.raises(ValidationError, match="scope passages"):
         MemorySearchRequest(query="graphs", scope="passages", start_date="2024-01-01")
+
+
+def test_a_warm_evidence_request_reuses_its_summaries() -> None:
+    pipeline, summarizer, _ = make(Reader(texts=TEXTS))
+    first = execute(pipeline, max_papers=2, include_evidence=True)
+    made = summarizer.calls
+    again = execute(pipeline, max_papers=2, include_evidence=True)
+    assert summarizer.calls == made  # the same passages: the summaries made the first time
+    assert [p.summary for p in again.papers] == [p.summary for p in first.papers]
+    assert again.provenance.cache["summaries_reused"] == 2
