@@ -35,10 +35,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="instead: include_evidence, cold and warm, at concurrency 8 and 32",
     )
+    parser.add_argument("--levels", default="8,32", help="--evidence: concurrencies to run")
     args = parser.parse_args(argv)
     if args.evidence:
         requests = QUICK_LEVELS[32] if args.quick else LEVELS[32]
-        print(json.dumps(asyncio.run(benchmark_evidence(args.config, requests))))
+        levels = tuple(int(c) for c in args.levels.split(","))
+        print(json.dumps(asyncio.run(benchmark_evidence(args.config, requests, levels))))
         return
     if args.sources:
         requests = QUICK_LEVELS[32] if args.quick else LEVELS[32]
