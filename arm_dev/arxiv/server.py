@@ -55,6 +55,9 @@ class StandIn(BackgroundServer):
         self.log: list[dict[str, Any]] = []
         self.fault: dict[str, Any] = {"mode": "ok", "count": 0}
         self.fulltext_faults: dict[str, str] = {}  # version-less id -> fulltext fault mode
+        # Full-text requests, apart from the API's: a test counting API requests is not
+        # thrown off by a Reader still reading in the background.
+        self.fulltext_log: list[dict[str, Any]] = []
         super().__init__(host, port, _handler_for(self))
 
     @property
@@ -70,6 +73,7 @@ class StandIn(BackgroundServer):
             self.log.clear()
             self.fault = {"mode": "ok", "count": 0}
             self.fulltext_faults.clear()
+            self.fulltext_log.clear()
 
     def set_fulltext_fault(self, arxiv_id: str, mode: str) -> None:
         if mode not in (*FAULT_MODES, "ok"):
@@ -94,6 +98,11 @@ class StandIn(BackgroundServer):
     def requests(self) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(r) for r in self.log]
+
+    def fulltext_requests(self) -> list[dict[str, Any]]:
+        """Every /html and /pdf request seen: path, status, fault mode, times."""
+        with self.lock:
+            return [dict(r) for r in self.fulltext_log]
 
     def _take_fault(self) -> dict[str, Any]:
         with self.lock:
@@ -258,7 +267,7 @@ def _handler_for(state: StandIn) -> type[BaseHTTPRequestHandler]:
         def _send_fulltext(self, kind: str, paper: str) -> None:
             entry: dict[str, Any] = {"t_start": time.time(), "path": self.path, "status": None}
             with state.lock:
-                state.log.append(entry)
+                state.fulltext_log.append(entry)
             status, ctype, body, mode = state.fulltext(kind, paper)
             entry.update(status=status, mode=mode)
             headers = {"Content-Type": ctype}

@@ -139,6 +139,7 @@ def test_health_reports_every_stage_and_never_calls_arxiv(main_app: App) -> None
         "embedder",
         "summarizer",
         "memory",
+        "reader",
     }
     # Unauthenticated: no paths, URLs or internal figures, only replica counts.
     details = [stage["detail"] for stage in body["stages"].values()]

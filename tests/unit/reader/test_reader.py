@@ -65,11 +65,11 @@ async def test_evidence_is_read_once_then_reused(standin, tmp_path, embedder) ->
         best = first.passages[paper][0]
         assert finding(paper[:-2])[1] in best.text
         assert best.source == "html" and best.anchor == "S3.p2"
-    fetched = [r for r in standin.requests() if r.get("path", "").startswith("/html/")]
+    fetched = [r for r in standin.fulltext_requests() if r["path"].startswith("/html/")]
     assert sorted(r["path"] for r in fetched) == ["/html/2401.00011v1", "/html/2401.00012v2"]
     again = await reader.evidence(ask(embedder, papers))
     assert again.papers_reused == 2 and again.papers_read == 0
-    assert len([r for r in standin.requests() if "path" in r]) == 2  # nothing fetched again
+    assert len(standin.fulltext_requests()) == 2  # nothing fetched again
     assert again.passages[papers[0]][0].text == first.passages[papers[0]][0].text
 
 
