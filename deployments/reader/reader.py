@@ -183,8 +183,15 @@ class PaperReader:
         if task is None:
             task = asyncio.get_running_loop().create_task(self._read(paper))
             self._reading[paper] = task
-            task.add_done_callback(lambda _: self._reading.pop(paper, None))
+            task.add_done_callback(lambda done: self._forget(paper, done))
         return task
+
+    def _forget(self, paper: str, done: asyncio.Task[Stored]) -> None:
+        """A read ended: the next ask starts afresh. Its error was counted and logged by
+        ``_read``; retrieved here so a read nobody waited for ends quietly."""
+        self._reading.pop(paper, None)
+        if not done.cancelled():
+            done.exception()
 
     async def _read(self, paper: str) -> Stored:
         try:

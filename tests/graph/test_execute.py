@@ -107,7 +107,7 @@ def test_memory_search_finds_stored_papers(main_app: App) -> None:
             "end_date": "2025-12-31",
         },
     ).json()
-    assert dated == {"papers": [], "count": 0}
+    assert dated == {"papers": [], "count": 0, "passages": []}
 
 
 def test_without_summaries(main_app: App) -> None:
