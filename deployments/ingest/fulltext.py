@@ -100,7 +100,7 @@ def _bytes(path: str, member: str) -> bytes:
 
 
 class EmbedPassages:
-    """Ray Data actor: ``vectors`` (a list per paper) for each parsed paper's passages."""
+    """Ray Data actor: ``vectors`` (float32 bytes, a row per passage) for each parsed paper."""
 
     def __init__(self, model: str | None, threads: int) -> None:
         from deployments.common.process import configure_model_process
@@ -110,13 +110,13 @@ class EmbedPassages:
         self.embedder = TextEmbedder(model, workers=threads)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        vectors = []
-        for cut in batch["passages"]:
+        # float32 bytes per paper: a column of nested lists does not survive Ray Data's
+        # batching as one array shape; bytes do (the driver knows each paper's passage count).
+        column = np.empty(len(batch["passages"]), dtype=object)
+        for i, cut in enumerate(batch["passages"]):
             texts = [p["text"] for p in json.loads(str(cut))]
-            vectors.append(self.embedder.embed(texts).tolist() if texts else [])
-        column = np.empty(len(vectors), dtype=object)  # one list of vectors per paper
-        for i, rows in enumerate(vectors):
-            column[i] = rows
+            made = self.embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+            column[i] = np.asarray(made, dtype=np.float32).tobytes()
         return {**batch, "vectors": column}
 
 
@@ -158,7 +158,8 @@ def ingest_fulltext(
                 cut = [Passage(**{**p, "parts": tuple(map(tuple, p["parts"]))})
                        for p in json.loads(str(batch["passages"][i]))]  # fmt: skip
                 if cut:
-                    vectors = np.asarray(batch["vectors"][i], dtype=np.float32)
+                    raw = np.frombuffer(bytes(batch["vectors"][i]), dtype=np.float32)
+                    vectors = raw.reshape(len(cut), -1)
                     source: TextSource = "pdf" if batch["source"][i] == "pdf" else "html"
                     store.add(str(paper), source, cut, vectors)
                     stored += 1
