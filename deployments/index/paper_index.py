@@ -29,7 +29,13 @@ import numpy as np
 from deployments.index.fusion import DENSE_WEIGHT, LEG_DEPTH, mix, rrf
 from deployments.index.lexical import LexicalEncoder
 from deployments.index.records import IndexRecord
-from deployments.index.schema import DENSE, LEXICAL, index_schema, search_filter
+from deployments.index.schema import (
+    DENSE,
+    LEXICAL,
+    SEGMENT_RECORDS,
+    index_schema,
+    search_filter,
+)
 from deployments.index.shards import IndexShards
 from deployments.store.client import ClientStore
 from deployments.store.legacy import refuse_legacy
@@ -91,6 +97,7 @@ class PaperIndex:
         self.lexical = LexicalEncoder()
         self.shards: IndexShards | None = None
         self.store: PointStore | None = None
+        self._unsealed = 0  # points written since the last seal (see ``upsert``)
         if url:
             self.location = url
             self.store = ClientStore(collection, url=url, api_key=api_key)
@@ -233,6 +240,12 @@ class PaperIndex:
                 )
             )
         store.upsert(points)
+        self._unsealed += len(points)
+        if self._unsealed >= SEGMENT_RECORDS:
+            # Seal and index what this ingest has written (schema.SEGMENT_RECORDS says why);
+            # a server indexes as points arrive and makes this a no-op.
+            store.optimize()
+            self._unsealed = 0
         return len(points)
 
     @staticmethod

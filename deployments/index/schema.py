@@ -11,11 +11,17 @@ from models.paper import day_key
 
 DENSE = "dense"  # the Embedder's unit vectors, cosine
 LEXICAL = "lexical"  # BM25 terms, Qdrant's IDF modifier
+# Records per sealed segment. An embedded shard has no background optimizer: the ingest seals
+# and indexes a segment each time it has written this many, so the segment being written (held
+# in RAM) stays bounded and the HNSW builds are spread over the ingest instead of one build
+# over millions of points at the end (measured in ``bench.scale``; see docs/scale.md).
+SEGMENT_RECORDS = 100_000
 
 
 def index_schema(dimension: int) -> Schema:
     """The index's collection: dense + lexical vectors, the date and category indexes, and
-    vectors kept on disk with an int8 copy in RAM (millions of points)."""
+    vectors kept on disk with an int8 copy in RAM, in segments of ``SEGMENT_RECORDS`` (millions
+    of points)."""
     return Schema(
         dimension=dimension,
         dense=DENSE,
@@ -23,6 +29,7 @@ def index_schema(dimension: int) -> Schema:
         integer_fields=("published_day",),
         keyword_fields=("categories",),
         quantized=True,
+        segment_points=SEGMENT_RECORDS,
     )
 
 

@@ -2,7 +2,9 @@
 
 One shard per collection, in a folder of its own: the server's segment format, with HNSW, a
 sparse inverted index with the IDF modifier, and payload indexes. Writes land in an appendable
-segment; ``optimize`` (run by the ingest when it is done) builds the HNSW and merges segments.
+segment; ``optimize`` seals it, builds its HNSW and merges small segments. There is no background
+optimizer: a bulk writer calls ``optimize`` every ``Schema.segment_points`` points (the index's
+ingest does) and once when it is done.
 
 At millions of points (``Schema.quantized``) RAM stays bounded: the float32 vectors live on disk
 (memory-mapped, read only to rescore), an int8 scalar-quantized copy stays in RAM for the HNSW
@@ -67,6 +69,13 @@ def _config(schema: Schema) -> qe.EdgeConfig:
     if schema.sparse is not None:
         params = qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, on_disk=schema.quantized)
         sparse[schema.sparse] = params
+    optimizers = None
+    if schema.segment_points is not None:
+        # max_segment_size counts the float vectors' KB. A quarter over one sealed segment:
+        # small leftovers still merge into one, two sealed segments never do (a merge would
+        # build their HNSW again over twice the points).
+        sealed_kb = schema.segment_points * schema.dimension * 4 // 1024
+        optimizers = qe.EdgeOptimizersConfig(max_segment_size=sealed_kb * 5 // 4)
     return qe.EdgeConfig(
         vectors={schema.dense: dense},
         sparse_vectors=sparse,
@@ -74,6 +83,7 @@ def _config(schema: Schema) -> qe.EdgeConfig:
             m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT, full_scan_threshold=FULL_SCAN_KB
         ),
         payload_memory=qe.Memory.Cold,
+        optimizers=optimizers,
     )
 
 

@@ -33,6 +33,10 @@ class Schema:
     integer_fields: tuple[str, ...] = ()
     keyword_fields: tuple[str, ...] = ()
     quantized: bool = False  # millions of points: vectors on disk, an int8 copy in RAM
+    # Points per indexed segment for a store written in bulk (None: the engine's default). The
+    # writer seals a segment (``PointStore.optimize``) each time it has written this many, and
+    # segments this full are never merged: each HNSW is built once, at a bounded size.
+    segment_points: int | None = None
 
 
 @dataclass(frozen=True)

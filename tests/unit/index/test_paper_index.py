@@ -3,6 +3,7 @@ which filters, and what a newer or older version does to a stored paper."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -17,6 +18,7 @@ from deployments.embedder.text_embedder import TextEmbedder
 from deployments.index.lexical import LexicalEncoder, term_id
 from deployments.index.paper_index import IndexLocked, PaperIndex
 from deployments.index.records import IndexRecord, read_records
+from deployments.index.schema import SEGMENT_RECORDS
 from models.contracts import SearchRequest
 from models.paper import point_id
 
@@ -146,3 +148,30 @@ def test_the_mix_scales_each_leg_and_weighs_them() -> None:
     ranked = mix(dense, lexical, depth=3, dense_weight=0.4, limit=3)
     assert [pid for pid, _ in ranked] == ["b", "a", "d"]  # b: 0.4*0.75 + 0.6*1.0 = 0.9
     assert ranked[0][1] == pytest.approx(0.9) and ranked[1][1] == pytest.approx(0.4)
+
+
+def test_a_long_ingest_seals_a_segment_every_segment_records_and_finds_them_all(
+    tmp_path: Path, embedder: TextEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real size is 100,000 records; four keeps the test small.
+    monkeypatch.setattr("deployments.index.paper_index.SEGMENT_RECORDS", 4)
+    writer = PaperIndex(embedder.dimension, path=str(tmp_path / "index"), ingest=True)
+    assert writer.store is not None
+    seals: list[int] = []
+    optimize = writer.store.optimize
+    monkeypatch.setattr(writer.store, "optimize", lambda: (seals.append(1), optimize())[1])
+    vectors = embedder.embed([r.embedding_text for r in RECORDS])
+    for start in range(0, len(RECORDS), 3):  # 3 + 3 | 3 + 1 | (finish)
+        writer.upsert(RECORDS[start : start + 3], vectors[start : start + 3])
+    assert len(seals) == 2
+    writer.finish()
+    assert len(seals) == 3 and writer.stats().records == 10
+    for record, vector in zip(RECORDS, vectors, strict=True):
+        found = writer.rank(vector, record.title, 1)
+        assert found[0][0] == point_id(record.arxiv_id)
+    writer.close()
+    # The shard keeps the segment cap for every later write and merge: one sealed segment's
+    # float vectors fit, two do not.
+    config = json.loads(next((tmp_path / "index").rglob("edge_config.json")).read_text())
+    sealed_kb = SEGMENT_RECORDS * embedder.dimension * 4 / 1024
+    assert sealed_kb < config["optimizers"]["max_segment_size"] < 2 * sealed_kb
