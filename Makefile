@@ -108,17 +108,20 @@ manifests: $(STAMP)
 
 # The local arXiv index (./data/index, or INDEX_PATH / QDRANT_URL) from arXiv metadata JSON Lines
 # (Kaggle arxiv-metadata-oai-snapshot, plain or .gz): `make ingest FILES="a.jsonl b.jsonl.gz"`.
-# Default: the shared corpus. SUMMARIES=0 skips the stored extractive summaries (faster ingest;
-# serving then summarises each paper the first time it is returned). With an embedded index,
-# run it while `make run` is stopped (one process may open the folder).
+# Default: the shared corpus. SUMMARIES=auto (default) stores each paper's extractive summary
+# for inputs up to 32 MiB and skips it above (the full snapshot: serving then summarises a paper
+# the first time it returns it); SUMMARIES=1 or 0 forces it. The graph may serve meanwhile: an
+# embedded index switches to the new shard when the ingest ends.
 FILES ?= $(wildcard ../shared/arxiv/corpus/*.jsonl)
-SUMMARIES ?= 1
+SUMMARIES ?= auto
+SUMMARIES_FLAG_1 := --summaries
+SUMMARIES_FLAG_0 := --no-summaries
 ingest: $(STAMP)
 ifneq ($(SNAPSHOT),)
 	$(PY) -m deployments.store.snapshot load $(SNAPSHOT)
 else
 	@test -n "$(FILES)" || { echo 'no input: make ingest FILES="a.jsonl b.jsonl.gz" (or SNAPSHOT=file)'; exit 2; }
-	$(PY) -m deployments.ingest $(if $(filter 1,$(SUMMARIES)),--summaries) $(FILES)
+	$(PY) -m deployments.ingest $(SUMMARIES_FLAG_$(SUMMARIES)) $(FILES)
 endif
 
 # Local full texts (files named <id>v<n>.html/.pdf, folders of them, or arXiv's bulk PDF tars)

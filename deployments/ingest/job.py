@@ -1,6 +1,6 @@
 """The ingest job: arXiv bulk metadata (JSON Lines) -> the local index, as a Ray Data pipeline.
 
-    python -m deployments.ingest FILE [FILE ...] [--summaries] [--embed-actors N]
+    python -m deployments.ingest FILE [FILE ...] [--[no-]summaries] [--embed-actors N]
                                                       [--gpus-per-actor G] [--report FILE]
 
 read (``JsonLinesDatasource``: streamed line by line, plain or gzip) -> parse (``parse_rows``:
@@ -42,6 +42,12 @@ from models.settings import Settings
 WRITE_BATCH = 256  # points per Qdrant upsert
 BAD_SAMPLES = 20  # bad lines listed in the report (all are counted)
 ENCODE_SAMPLE = 512  # texts the raw-encode comparison embeds
+# ``--summaries auto`` makes them for inputs up to this size: ~20,000 Kaggle records (~1.6 KB a
+# line), half an hour of extractive summaries on 2 cores. Above it (a month of new papers on
+# one machine, the full snapshot) they would cost hours to days (docs/scale.md): serving
+# summarises a paper the first time it returns it, and memory keeps that summary.
+AUTO_SUMMARIES_MAX_BYTES = 32 * 2**20
+GZIP_RATIO = 4  # JSON Lines compress about 4:1: a .gz counts four times its size
 
 
 @dataclass
@@ -205,6 +211,18 @@ def size_actors(
     return gpus_per_actor, actors
 
 
+def want_summaries(asked: bool | None, paths: Sequence[str]) -> bool:
+    """``--summaries`` / ``--no-summaries`` as asked; neither (None): on when the local inputs
+    together hold at most ``AUTO_SUMMARIES_MAX_BYTES`` of JSON Lines, off above it or for a
+    remote URI (a cluster's input, sized like the snapshot)."""
+    if asked is not None:
+        return asked
+    if any("://" in p for p in paths):
+        return False
+    size = sum(Path(p).stat().st_size * (GZIP_RATIO if p.endswith(".gz") else 1) for p in paths)
+    return size <= AUTO_SUMMARIES_MAX_BYTES
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m deployments.ingest``."""
     parser = argparse.ArgumentParser(
@@ -218,8 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="+", help="JSON Lines files (local paths or URIs)")
     parser.add_argument(
         "--summaries",
-        action="store_true",
-        help="also store each paper's extractive summary (serving then makes none)",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="store each paper's extractive summary (serving then makes none); default: for "
+        f"inputs up to {AUTO_SUMMARIES_MAX_BYTES // 2**20} MiB, not above",
     )
     parser.add_argument(
         "--embed-actors",
@@ -265,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"ingest: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
+    summaries = want_summaries(args.summaries, args.paths)
     threads = args.threads or settings.embedding_threads or 2
     try:
         # The dimension, from the model itself (a few seconds, once).
@@ -291,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=settings.embedding_batch_size,
             embed_actors=embed_actors,
             gpus_per_actor=gpus_per_actor,
-            summaries=args.summaries,
+            summaries=summaries,
             progress=not args.quiet,
         )
     finally:
@@ -299,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         ray.shutdown()  # a local Ray stops here; a cluster's is only disconnected from
     # The ceiling is the embedding's: with summaries (more model work per record) or on GPUs
     # the ratio would compare different work, so it is left out.
-    if args.encode_check and report.sample_texts and not gpus_per_actor and not args.summaries:
+    if args.encode_check and report.sample_texts and not gpus_per_actor and not summaries:
         rate = encode_rate(
             report.sample_texts, settings.embedding_model, threads, settings.embedding_batch_size
         )

@@ -1,8 +1,10 @@
-"""The ingest's parse stage without Ray: statuses, the skip set, line numbers carried along."""
+"""The ingest without Ray: the parse stage (statuses, the skip set, line numbers carried along),
+the actors' sizing and the summaries choice."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -63,3 +65,23 @@ def test_embedding_actors_are_sized_by_the_cluster() -> None:
     assert size_actors({"CPU": 33.0}, None, None, threads=2) == (0.0, 16)
     assert size_actors({"CPU": 64.0, "GPU": 4.0}, 0.5, None, threads=2) == (0.5, 8)
     assert size_actors({"CPU": 64.0, "GPU": 4.0}, 0.0, 3, threads=2) == (0.0, 3)
+
+
+def test_summaries_default_to_on_for_a_small_input_and_off_at_the_snapshots_size(
+    tmp_path: Path,
+) -> None:
+    from deployments.ingest.job import AUTO_SUMMARIES_MAX_BYTES, build_parser, want_summaries
+
+    small = tmp_path / "month.jsonl"
+    small.write_bytes(b"{}\n" * 1000)
+    large = tmp_path / "snapshot.jsonl.gz"  # sparse: its size without writing it
+    with large.open("wb") as f:
+        f.truncate(AUTO_SUMMARIES_MAX_BYTES // 2)  # counts 4x: compressed JSON Lines
+    parse = build_parser().parse_args
+    assert parse([str(small)]).summaries is None  # neither flag: by size
+    assert want_summaries(None, [str(small)]) is True
+    assert want_summaries(None, [str(small), str(large)]) is False
+    assert want_summaries(None, ["s3://bucket/snapshot.jsonl"]) is False  # a cluster's input
+    # Forced either way (the Makefile's SUMMARIES=1 / SUMMARIES=0).
+    assert want_summaries(parse(["--summaries", str(large)]).summaries, [str(large)]) is True
+    assert want_summaries(parse(["--no-summaries", str(small)]).summaries, [str(small)]) is False
