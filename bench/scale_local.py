@@ -23,4 +23,5 @@ class LocalIndex(PaperIndex):
         self.shards = None
         self.location = str(folder)
         self.store = ClientStore(self.collection, path=str(folder))
+        self._unsealed = 0
         self._check_schema()
