@@ -42,9 +42,9 @@ from models.settings import Settings
 WRITE_BATCH = 256  # points per Qdrant upsert
 BAD_SAMPLES = 20  # bad lines listed in the report (all are counted)
 ENCODE_SAMPLE = 512  # texts the raw-encode comparison embeds
-# ``--summaries auto`` makes them for inputs up to this size: ~20,000 Kaggle records (~1.6 KB a
-# line), half an hour of extractive summaries on 2 cores. Above it (a month of new papers on
-# one machine, the full snapshot) they would cost hours to days (docs/scale.md): serving
+# Without --summaries or --no-summaries, summaries are made for inputs up to this size: about
+# 20,000 Kaggle records (~1.6 KB a line), half an hour of extractive summaries on 2 cores.
+# Above it (the full snapshot) they would cost hours to days (docs/scale.md): serving
 # summarises a paper the first time it returns it, and memory keeps that summary.
 AUTO_SUMMARIES_MAX_BYTES = 32 * 2**20
 GZIP_RATIO = 4  # JSON Lines compress about 4:1: a .gz counts four times its size
