@@ -159,7 +159,12 @@ def test_a_long_ingest_seals_a_segment_every_segment_records_and_finds_them_all(
     assert writer.store is not None
     seals: list[int] = []
     optimize = writer.store.optimize
-    monkeypatch.setattr(writer.store, "optimize", lambda: (seals.append(1), optimize())[1])
+
+    def counted_optimize() -> None:
+        seals.append(1)
+        optimize()
+
+    monkeypatch.setattr(writer.store, "optimize", counted_optimize)
     vectors = embedder.embed([r.embedding_text for r in RECORDS])
     for start in range(0, len(RECORDS), 3):  # 3 + 3 | 3 + 1 | (finish)
         writer.upsert(RECORDS[start : start + 3], vectors[start : start + 3])
